@@ -1,0 +1,42 @@
+# latent-probe developer tasks. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The install is redone when the pins, the project metadata or the checkout's location change.
+INSTALL_KEY := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)-$(shell echo "$(CURDIR)" | sha1sum | cut -c1-8)
+STAMP := $(VENV)/.installed-$(INSTALL_KEY)
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test test-fast lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv and install the project (editable, dev extras) under constraints.txt
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: install ## Train the quickstart (seed 003's ring, no download) and say how to view it
+	$(BIN)/latent-probe fit --config configs/quickstart.yaml
+	@run=$$(ls -dt runs/quickstart/version_* | head -n 1); \
+	echo ""; echo "Run logged to $$run"; \
+	echo "View it:  $(BIN)/tensorboard --logdir runs   (then open http://localhost:6006)"
+
+test: install ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## Run the tests not marked slow
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## Check style with ruff
+	$(BIN)/ruff check src tests benchmarks
+
+bench: install ## Run every benchmark, results as JSON under benchmarks/results/
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b --json benchmarks/results/$$(basename $$b .py).json || exit 1; done
+
+clean: ## Remove build outputs (keeps .venv and runs/)
+	rm -rf build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,42 @@
+"""latent-probe: train a model from a config and attach probes that show what its layers learned."""
+
+from latent_probe.errors import ConfigError, LatentProbeError
+from latent_probe.registry import (
+    DATAMODULES,
+    MODELS,
+    PROBES,
+    get_datamodule,
+    get_model,
+    get_probe,
+    list_datamodules,
+    list_models,
+    list_probes,
+    load_plugins,
+    register_datamodule,
+    register_model,
+    register_probe,
+)
+
+# Importing the packages registers the built-in components.
+from latent_probe import data, models, probes  # noqa: E402,F401  isort: skip
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DATAMODULES",
+    "LatentProbeError",
+    "MODELS",
+    "PROBES",
+    "__version__",
+    "get_datamodule",
+    "get_model",
+    "get_probe",
+    "list_datamodules",
+    "list_models",
+    "list_probes",
+    "load_plugins",
+    "register_datamodule",
+    "register_model",
+    "register_probe",
+]

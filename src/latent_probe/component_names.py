@@ -1,0 +1,111 @@
+"""Resolve the component names a user writes (``model: DeepMLP``) to import paths, or fail clearly."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from latent_probe.errors import ConfigError, UnknownNameError
+from latent_probe.registry import DATAMODULES, MODELS, PROBES, Registry
+
+COMPONENT_KEYS: dict[str, Registry] = {"model": MODELS, "data": DATAMODULES, "probes": PROBES}
+SUBCOMMANDS = ("fit", "validate", "test", "predict", "probe")
+
+
+def import_path(cls: type) -> str:
+    """``module.QualName`` of a class."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _importable(path: str) -> bool:
+    module_name, _, attr = path.rpartition(".")
+    try:
+        return hasattr(importlib.import_module(module_name), attr)
+    except ImportError:
+        return False
+
+
+def resolve_name(registry: Registry, name: str) -> str:
+    """The import path for a registered name or an importable dotted path; anything else raises."""
+    if name in registry:
+        return import_path(registry.resolve(name))
+    if "." in name and _importable(name):
+        return name
+    hint = f"run `latent-probe list {registry.kind}s`, or give an importable class path"
+    raise UnknownNameError(registry.kind, name, registry.list(), hint=hint)
+
+
+def _resolve_spec(registry: Registry, spec: Any) -> Any:
+    if isinstance(spec, str):
+        return resolve_name(registry, spec)
+    if isinstance(spec, dict) and isinstance(spec.get("class_path"), str):
+        return {**spec, "class_path": resolve_name(registry, spec["class_path"])}
+    return spec
+
+
+def resolve_config_names(config: Any) -> Any:
+    """Rewrite the ``model``, ``data`` and ``probes`` entries of a config dict to import paths."""
+    if not isinstance(config, dict):
+        return config
+    config = dict(config)
+    for key in SUBCOMMANDS:
+        if isinstance(config.get(key), dict):
+            config[key] = resolve_config_names(config[key])
+    for key, registry in COMPONENT_KEYS.items():
+        value = config.get(key)
+        if key == "probes" and isinstance(value, list):
+            config[key] = [_resolve_spec(registry, item) for item in value]
+        elif value is not None and key != "probes":
+            config[key] = _resolve_spec(registry, value)
+    return config
+
+
+def load_config_file(path: str) -> Any:
+    """Read a YAML config file, with clear one-line errors for a missing file or bad YAML."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file not found: {path!r}")
+    try:
+        return yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"config file {path!r} is not valid YAML{where}: {problem}") from None
+
+
+def _option_value(argv: list[str], i: int) -> tuple[str, str | None, int]:
+    """Split ``--key=value`` or ``--key value`` at position ``i``; returns key, value, value index."""
+    arg = argv[i]
+    if "=" in arg:
+        key, value = arg.split("=", 1)
+        return key, value, i
+    return arg, (argv[i + 1] if i + 1 < len(argv) else None), i + 1
+
+
+def resolve_argv_names(argv: Iterable[str]) -> list[str]:
+    """Check the config files and the ``--model``/``--data`` options of ``argv`` and resolve their names."""
+    argv = list(argv)
+    component_options = {f"--{k}": r for k, r in COMPONENT_KEYS.items() if k != "probes"}
+    component_options.update({f"{option}.class_path": r for option, r in component_options.items()})
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            continue
+        key, value, at = _option_value(argv, i)
+        if value is None:
+            continue
+        if key in ("--config", "-c"):
+            resolve_config_names(load_config_file(value))
+        elif key in component_options and not value.lstrip().startswith(("{", "[")) and not value.endswith((".yaml", ".yml")):
+            resolved = resolve_name(component_options[key], value)
+            argv[at] = f"{key}={resolved}" if at == i else resolved
+    return argv
+
+
+def yaml_loader_resolving_names(text: str) -> Any:
+    """jsonargparse loader: safe YAML, with registered component names rewritten to import paths."""
+    return resolve_config_names(yaml.safe_load(text))

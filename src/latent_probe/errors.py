@@ -1,0 +1,75 @@
+"""User-facing errors: one line, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LatentProbeError(Exception):
+    """An error caused by the user's input; the CLI prints its message alone and exits with status 2."""
+
+    exit_code = 2
+
+
+class ConfigError(LatentProbeError, ValueError):
+    """A configuration value is invalid (wrong name, type, range or missing file)."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A name that is not among the valid choices."""
+
+    def __init__(self, kind: str, name: str, choices: Iterable[str], hint: str = "") -> None:
+        self.kind, self.name, self.choices = kind, name, list(choices)
+        super().__init__(describe_choice_error(kind, name, self.choices, hint))
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+def order_choices(name: str, choices: Iterable[str], limit: int | None = None) -> list[str]:
+    """Return ``choices`` with the close matches of ``name`` first, then the rest in their given order."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=5, cutoff=0.5)
+    lowered = [c for c in choices if name.lower() in c.lower() and c not in close]
+    rest = [c for c in choices if c not in close and c not in lowered]
+    ordered = close + lowered + rest
+    return ordered if limit is None else ordered[:limit]
+
+
+def describe_choice_error(kind: str, name: str, choices: Iterable[str], hint: str = "") -> str:
+    """Format ``unknown <kind> 'name'; valid: a, b, ...`` with close matches first."""
+    choices = list(choices)
+    ordered = order_choices(name, choices, limit=25)
+    more = f", ... ({len(choices) - len(ordered)} more)" if len(choices) > len(ordered) else ""
+    valid = ", ".join(ordered) + more if ordered else "(none registered)"
+    message = f"unknown {kind} {name!r}; valid choices: {valid}"
+    return f"{message}. HINT: {hint}" if hint else message
+
+
+def check_range(
+    name: str, value: float, minimum: float | None = None, maximum: float | None = None, positive: bool = False
+) -> None:
+    """Raise ``ConfigError`` naming ``name`` and the valid range when ``value`` lies outside it."""
+    bounds = []
+    if positive:
+        bounds.append(("> 0", value > 0))
+    if minimum is not None:
+        bounds.append((f">= {minimum}", value >= minimum))
+    if maximum is not None:
+        bounds.append((f"<= {maximum}", value <= maximum))
+    if all(ok for _, ok in bounds):
+        return
+    raise ConfigError(f"{name} must be {' and '.join(text for text, _ in bounds)}, got {value!r}")
+
+
+def find_user_error(error: BaseException, types: tuple[type[BaseException], ...] = (LatentProbeError,)) -> BaseException | None:
+    """The user error (of ``types``) that caused ``error``; libraries such as jsonargparse wrap it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, types):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

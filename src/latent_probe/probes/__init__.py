@@ -1,0 +1,1 @@
+"""Registered probes; importing this package registers them."""

@@ -1,0 +1,54 @@
+"""The Trainer used by the CLI: Lightning's, plus a ``probe`` entry point that trains nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from latent_probe.errors import ConfigError
+from latent_probe.probes.base import Probe
+from latent_probe.registry import list_probes
+
+
+class ProbeTrainer(pl.Trainer):
+    """``pytorch_lightning.Trainer`` with a ``probe`` method: run the configured probes on a trained model."""
+
+    @property
+    def probes(self) -> list[Probe]:
+        """The probe callbacks attached to this trainer."""
+        return [callback for callback in self.callbacks if isinstance(callback, Probe)]
+
+    def probe(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, ckpt_path: str | None = None) -> None:
+        """Run the configured probes once on the model (weights from ``ckpt_path`` or the model's own), no training.
+
+        Args:
+            model: the model to probe.
+            datamodule: the data the probes read.
+            ckpt_path: a Lightning checkpoint whose ``state_dict`` is loaded into the model first.
+        """
+        if not self.probes:
+            available = ", ".join(list_probes()) or "none registered yet"
+            raise ConfigError(f"no probes configured: add a `probes:` list to the config (available: {available})")
+        if ckpt_path is not None:
+            load_checkpoint_weights(model, ckpt_path)
+        # The probes run inside a validation loop with no batches, so that Lightning sets up the
+        # strategy, devices, logger and datamodule exactly as in a real run, on every rank.
+        for probe in self.probes:
+            probe.standalone = True
+        self.validate(model, datamodule=datamodule, verbose=False)
+
+
+def load_checkpoint_weights(model: pl.LightningModule, ckpt_path: str) -> None:
+    """Load a Lightning checkpoint's ``state_dict`` into ``model`` without unpickling arbitrary objects."""
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"checkpoint file not found: {ckpt_path!r}")
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    state = checkpoint.get("state_dict", checkpoint)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ConfigError(
+            f"checkpoint {ckpt_path!r} does not fit {type(model).__name__}: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}. HINT: use the config the checkpoint was trained with"
+        )
