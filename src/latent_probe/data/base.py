@@ -1,0 +1,83 @@
+"""The datamodule interface probes rely on: splits as datasets, plus image shape and class names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from latent_probe.data.in_memory import InMemoryDataset, keep_batch
+from latent_probe.errors import UnknownNameError, check_range
+
+SPLITS = ("train", "val", "test")
+
+
+class ProbeableDataModule(pl.LightningDataModule):
+    """A LightningDataModule that also tells probes its splits, input shape and class names.
+
+    Subclasses fill ``self.splits`` (``{"train": Dataset, "val": ..., "test": ...}``) in ``setup``
+    and set ``input_shape``, ``num_classes`` and ``class_names``. Items are ``(input, label)``.
+    """
+
+    input_shape: tuple[int, ...] = ()
+    num_classes: int = 0
+    class_names: Sequence[str] = ()
+
+    def __init__(self, batch_size: int = 32, num_workers: int = 0) -> None:
+        super().__init__()
+        check_range("batch_size", batch_size, minimum=1)
+        check_range("num_workers", num_workers, minimum=0)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.splits: dict[str, Dataset] = {}
+
+    def dataset(self, split: str) -> Dataset:
+        """The dataset of ``split`` (``train``, ``val`` or ``test``), setting up the datamodule if needed."""
+        if split not in SPLITS:
+            raise UnknownNameError("split", split, SPLITS)
+        if split not in self.splits:
+            self.setup("fit" if split in ("train", "val") else "test")
+        return self.splits[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.dataset(split)
+        if isinstance(dataset, InMemoryDataset):
+            # One tensor indexing per batch: worker processes would only add pickling overhead.
+            return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, collate_fn=keep_batch)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in dataset order."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in dataset order."""
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Test batches, for ``latent-probe predict``."""
+        return self._loader("test", shuffle=False)
+
+
+def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[torch.Tensor]:
+    """Shuffle ``range(n)`` with ``seed`` and cut it into consecutive parts of the given fractions."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    sizes = [int(round(f * n)) for f in fractions]
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(order[start : start + size])
+        start += size
+    parts.append(order[start:])
+    return parts
