@@ -40,11 +40,15 @@ class CliResult:
 
 @pytest.fixture
 def run_cli(tmp_path, monkeypatch, capsys):
-    """Call ``latent-probe`` in-process with cwd = tmp_path; returns a ``CliResult``."""
+    """Call ``latent-probe`` in-process with cwd = tmp_path; returns a ``CliResult``.
+
+    ``SHRINK`` is appended (after any config file, so it wins) except for keys the call sets itself.
+    """
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str, shrink: bool = True) -> CliResult:
-        argv = [*args, *(SHRINK if shrink else [])]
+        given = {a.split("=")[0] for a in args if a.startswith("--")}
+        argv = [*args, *(s for s in (SHRINK if shrink else []) if s.split("=")[0] not in given)]
         code = 0
         try:
             main(argv)

@@ -2,7 +2,6 @@
 
 import pytest
 import yaml
-
 from conftest import CONFIGS, latest_run, run_subprocess
 
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
@@ -90,7 +89,9 @@ def test_list_shows_every_kind(run_cli):
     result = run_cli("list", shrink=False)
     assert result.code == 0
     rows = [line.split(None, 2) for line in result.out.splitlines()]
-    assert ["model", "DeepMLP"] == rows[0][:2] and rows[0][2].startswith("A stack of equal-width tanh layers")
+    deep_mlp = next(r for r in rows if r[:2] == ["model", "DeepMLP"])
+    assert deep_mlp[2].startswith("A stack of equal-width tanh layers")
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows), key=["model", "datamodule", "probe"].index)
     assert any(r[:2] == ["datamodule", "Toy2DDataModule"] for r in rows)
     only_models = run_cli("list", "models", shrink=False).out.splitlines()
     assert only_models and all(line.startswith("model ") for line in only_models)

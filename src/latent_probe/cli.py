@@ -15,8 +15,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 from jsonargparse import Namespace, set_loader
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSummary, RichProgressBar
 from lightning_fabric.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSummary, RichProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 import latent_probe  # noqa: F401  registers the built-in components
@@ -112,11 +112,11 @@ class LatentProbeCLI(LightningCLI):
 
 
 def experiment_name(config: Namespace) -> str:
-    """The configured ``experiment``, else the last config file's stem, else ``default``."""
+    """The configured ``experiment``, else the first config file's stem, else ``default``."""
     if config.get("experiment"):
         return config.experiment
     config_files = [c for c in (config.get("config") or []) if c is not None]
-    return Path(str(config_files[-1])).stem if config_files else "default"
+    return Path(str(config_files[0])).stem if config_files else "default"
 
 
 def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:

@@ -131,7 +131,7 @@ def load_plugins(force: bool = False) -> dict[str, str]:
         try:
             loaded = entry_point.load()
         except Exception as error:  # a broken plugin must not break the CLI for everything else
-            warnings.warn(f"latent-probe plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error}")
+            warnings.warn(f"latent-probe plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error}", stacklevel=2)
             continue
         if inspect.isfunction(loaded):
             loaded()

@@ -1,1 +1,7 @@
 """Registered probes; importing this package registers them."""
+
+from latent_probe.probes.base import Probe
+from latent_probe.probes.embedding import EmbeddingDumper
+from latent_probe.registry import register_probe
+
+__all__ = ["EmbeddingDumper", "Probe", "register_probe"]

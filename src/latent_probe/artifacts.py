@@ -1,0 +1,70 @@
+"""Where a run's probe artifacts live, and writing them atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
+    """``<log_dir>/probes/<probe_name>/<when>/`` (not created)."""
+    return Path(log_dir) / "probes" / probe_name / when
+
+
+def epoch_moment(epoch: int) -> str:
+    """The ``<when>`` folder name of an epoch, e.g. ``epoch=0004``."""
+    return f"epoch={epoch:04d}"
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a module path or tag (``encoder.mean`` stays readable)."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_") or "_"
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Atomically write UTF-8 text."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> Path:
+    """Atomically write ``payload`` as indented JSON (numpy scalars and arrays converted)."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def write_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Atomically write a compressed ``.npz``; keys may contain dots (module paths)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,64 @@
+"""Conversions between matplotlib figures, arrays, tensors and encoded PNG/GIF bytes."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # probes draw on servers and in worker processes: never need a display
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def new_figure(width: float = 6.0, height: float = 6.0, dpi: int = 100) -> Figure:
+    """A figure detached from pyplot's global state (no leaks across many probe calls)."""
+    figure = Figure(figsize=(width, height), dpi=dpi)
+    figure.set_layout_engine("constrained")
+    return figure
+
+
+def figure_to_array(figure: Figure) -> np.ndarray:
+    """Render ``figure`` to an ``(H, W, 3)`` uint8 array."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def to_hwc_uint8(image) -> np.ndarray:
+    """Accept a Figure, an HWC/HW array or a CHW tensor in [0, 1] or uint8; return HWC uint8."""
+    if isinstance(image, Figure):
+        return figure_to_array(image)
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        if image.dim() == 3 and image.shape[0] in (1, 3, 4):
+            image = image.permute(1, 2, 0)
+        image = image.numpy()
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return array[..., :3]
+
+
+def png_bytes(image) -> bytes:
+    """Encode an image (see ``to_hwc_uint8``) as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_hwc_uint8(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def gif_bytes(frames: list, duration_ms: int = 80, loop: int = 0) -> bytes:
+    """Encode frames (see ``to_hwc_uint8``) as an animated GIF."""
+    images = [Image.fromarray(to_hwc_uint8(frame)) for frame in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=loop)
+    return buffer.getvalue()

@@ -1,0 +1,42 @@
+"""Small models the probe tests attach probes to (importable as ``probe_models.X`` in configs)."""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from latent_probe.models import ClassifierModule
+from latent_probe.probes import Probe
+
+
+class TinyDigitNet(ClassifierModule):
+    """64 -> 16 -> 2 (a 2-D bottleneck) -> 10 on 8x8 digits; any input shape is flattened."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self.flatten = nn.Flatten()
+        self.hidden = nn.Linear(64, 16)
+        self.hidden_act = nn.ReLU(inplace=True)
+        self.bottleneck = nn.Linear(16, 2)
+        self.bottleneck_act = nn.Tanh()
+        self.classifier = nn.Linear(2, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits."""
+        h = self.hidden_act(self.hidden(self.flatten(x)))
+        return self.classifier(self.bottleneck_act(self.bottleneck(h)))
+
+    def loss_and_predictions(self, x, y):
+        """Cross-entropy and argmax."""
+        logits = self(x)
+        return F.cross_entropy(logits, y), logits.argmax(-1)
+
+
+class FailingProbe(Probe):
+    """A probe whose computation always raises (to test failure handling)."""
+
+    def compute(self, trainer, pl_module):
+        """Raise."""
+        raise ValueError("deliberate failure")
+
+    def write(self, result, out):
+        """Never reached."""

@@ -1,0 +1,43 @@
+"""Atomic artifact writes: the old file or the new one, never a partial file or a stray temp."""
+
+import numpy as np
+import pytest
+
+from latent_probe import artifacts
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "a" / "b.json"
+    artifacts.write_json_atomic(target, {"x": np.float32(1.5), "y": np.arange(2)})
+    artifacts.write_json_atomic(target, {"x": 2})
+    assert target.read_text().strip() == '{\n  "x": 2\n}'
+    assert [p.name for p in target.parent.iterdir()] == ["b.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "m.json"
+    artifacts.write_json_atomic(target, {"ok": True})
+    with pytest.raises(TypeError):
+        artifacts.write_json_atomic(target, {"bad": object()})
+    assert target.read_text().strip() == '{\n  "ok": true\n}'
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(artifacts.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        artifacts.write_bytes_atomic(target, b"new content")
+    assert target.read_text().strip() == '{\n  "ok": true\n}'
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_npz_keys_keep_module_paths(tmp_path):
+    artifacts.write_npz_atomic(tmp_path / "e.npz", {"encoder.mean": np.ones((2, 3))})
+    with np.load(tmp_path / "e.npz", allow_pickle=False) as loaded:
+        assert loaded["encoder.mean"].shape == (2, 3)
+
+
+def test_moment_folder_layout(tmp_path):
+    assert artifacts.moment_dir(tmp_path, "embedding_dumper", artifacts.epoch_moment(4)) == (
+        tmp_path / "probes" / "embedding_dumper" / "epoch=0004"
+    )

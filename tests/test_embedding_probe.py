@@ -1,0 +1,103 @@
+"""The embedding dumper end to end through the real CLI, Trainer, TensorBoard writer and projector loader."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import latest_run, run_subprocess
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_projector import load_with_tensorboard
+
+TESTS = Path(__file__).resolve().parent
+DIGITS = ["--model", "probe_models.TinyDigitNet", "--data", "DigitsDataModule", "--experiment", "digits"]
+
+
+def dumper(*extra: str) -> list[str]:
+    spec = {"class_path": "EmbeddingDumper", "init_args": {"layers": ["bottleneck", "hidden_act"], "max_samples": 150}}
+    for item in extra:
+        key, value = item.split("=")
+        spec["init_args"][key] = json.loads(value)
+    return ["--probes", json.dumps([spec])]
+
+
+def test_fit_writes_every_artifact_per_moment(run_cli, tmp_path):
+    result = run_cli("fit", *DIGITS, *dumper("every_n_epochs=1"), "--trainer.max_epochs=2")
+    assert result.code == 0, result.err
+    run = latest_run(tmp_path, "digits")
+    moments = sorted(p.name for p in (run / "probes" / "embedding_dumper").iterdir())
+    assert moments == ["epoch=0000", "epoch=0001", "fit_end"]
+    folder = run / "probes" / "embedding_dumper" / "fit_end"
+    with np.load(folder / "embeddings.npz", allow_pickle=False) as npz:
+        assert set(npz.files) == {"index", "label", "bottleneck", "hidden_act"}
+        assert npz["bottleneck"].shape == (150, 2) and npz["hidden_act"].shape == (150, 16)
+        assert np.all(np.diff(npz["index"]) > 0)
+    for stem in ("bottleneck", "hidden_act"):
+        for picture in ("scatter", "thumbnails", "centroid_distances"):
+            assert (folder / f"{stem}_{picture}.png").stat().st_size > 1000
+    metrics = json.loads((folder / "metrics.json").read_text())
+    layer = metrics["layers"]["bottleneck"]
+    assert len(layer["nearest_centroid_share"]) == 10 and np.array(layer["centroid_distances"]).shape == (10, 10)
+    assert 0 <= metrics["raw_input_baseline"]["kmeans_accuracy"] <= 1
+    config, _ = load_with_tensorboard(run)
+    assert len(config.embeddings) == 6, "2 layers x 3 moments must all stay in the projector"
+    assert all(e.sprite.image_path for e in config.embeddings)
+    events = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
+    assert "embedding_dumper/bottleneck/thumbnails" in events.Tags()["images"]
+    assert "embedding_dumper/bottleneck/nearest_centroid_share" in events.Tags()["scalars"]
+
+
+def test_probe_subcommand_runs_probes_on_a_checkpoint(run_cli, tmp_path):
+    assert run_cli("fit", *DIGITS, *dumper("pictures=false")).code == 0
+    checkpoint = latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt"
+    result = run_cli("probe", *DIGITS, *dumper("pictures=false"), "--ckpt_path", str(checkpoint))
+    assert result.code == 0, result.err
+    assert (latest_run(tmp_path, "digits") / "probes" / "embedding_dumper" / "probe" / "embeddings.npz").is_file()
+
+
+def test_unknown_layer_is_a_clean_error(run_cli):
+    spec = json.dumps([{"class_path": "EmbeddingDumper", "init_args": {"layers": ["bottlenek"]}}])
+    result = run_cli("fit", *DIGITS, "--probes", spec)
+    assert result.code == 2 and "Traceback" not in result.err
+    line = result.err.strip().splitlines()[-1]
+    assert line.startswith("latent-probe: error: layer 'bottlenek' not found in TinyDigitNet; module paths: bottleneck")
+
+
+def test_failing_probe_warns_and_training_goes_on(run_cli, tmp_path):
+    with pytest.warns(UserWarning, match="probe 'failing_probe' failed at fit_end"):
+        result = run_cli("fit", *DIGITS, "--probes", '[{"class_path": "probe_models.FailingProbe"}]')
+    assert result.code == 0
+    assert (latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt").is_file()
+    assert not (latest_run(tmp_path, "digits") / "probes").exists()
+
+
+def test_strict_probe_failure_stops_the_run(run_cli):
+    spec = '[{"class_path": "probe_models.FailingProbe", "init_args": {"strict": true}}]'
+    with pytest.raises(RuntimeError, match="deliberate failure"):
+        run_cli("fit", *DIGITS, "--probes", spec)
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_equal_one(tmp_path):
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    probes = dumper("pictures=false", "max_samples=301")
+    shrink = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.enable_progress_bar=false"]
+    fit = run_subprocess("fit", *DIGITS, *probes, *shrink, cwd=tmp_path, env=env)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    checkpoint = latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt"
+    dumps = []
+    for devices in (1, 2):
+        done = run_subprocess(
+            "probe", *DIGITS, *probes, "--ckpt_path", str(checkpoint), "--trainer.accelerator=cpu",
+            f"--trainer.devices={devices}", "--trainer.strategy=ddp", "--trainer.enable_progress_bar=false",
+            cwd=tmp_path, env=env,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        dumps.append(latest_run(tmp_path, "digits") / "probes" / "embedding_dumper" / "probe")
+    one, two = (np.load(d / "embeddings.npz") for d in dumps)
+    assert len(one["index"]) == len(two["index"]) == 301 and len(set(two["index"].tolist())) == 301
+    for key in one.files:
+        np.testing.assert_allclose(one[key], two[key], atol=1e-5, err_msg=key)
+    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in dumps)
+    np.testing.assert_allclose(m1["layers"]["bottleneck"]["centroid_distances"], m2["layers"]["bottleneck"]["centroid_distances"], atol=1e-5)
