@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 
 from latent_probe.errors import ConfigError
-from latent_probe.probes.base import Probe
+from latent_probe.probes.base import PROBE_MOMENT, Probe
 from latent_probe.registry import list_probes
 
 
@@ -38,6 +38,10 @@ class ProbeTrainer(pl.Trainer):
         for probe in self.probes:
             probe.standalone = True
         self.validate(model, datamodule=datamodule, verbose=False)
+        log_dir = self.log_dir
+        if self.is_global_zero:
+            fired = ", ".join(p.name for p in self.probes if PROBE_MOMENT in p.fired) or "none"
+            print(f"probes run: {fired}; artifacts in {Path(log_dir or '.') / 'probes'}")
 
 
 def load_checkpoint_weights(model: pl.LightningModule, ckpt_path: str) -> None:

@@ -1,0 +1,27 @@
+"""An example latent-probe plugin: one probe in one file, registered on import."""
+
+from __future__ import annotations
+
+from latent_probe.probes import Probe, register_probe
+
+
+@register_probe()
+class ActivationStats(Probe):
+    """Mean, standard deviation and share of near-zero values of each chosen layer's outputs."""
+
+    def compute(self, trainer, pl_module):
+        """Every rank: gather the layers' outputs on the probe's samples, then summarise them."""
+        collected = self.collect(trainer, pl_module)
+        return {
+            path: {
+                "mean": out.mean().item(),
+                "std": out.std().item(),
+                "near_zero_share": (out.abs() < 1e-3).float().mean().item(),
+            }
+            for path, out in collected.outputs.items()
+        }
+
+    def write(self, result, out):
+        """Global rank 0: a JSON file and one TensorBoard scalar per statistic."""
+        out.json("stats.json", result)
+        out.scalars({f"{self.name}/{path}/{key}": value for path, stats in result.items() for key, value in stats.items()})
