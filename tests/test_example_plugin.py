@@ -5,8 +5,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import REPO, CONFIGS, latest_run, run_subprocess
+from conftest import CONFIGS, REPO, latest_run, run_subprocess
 
 PLUGIN = REPO / "examples" / "latent-probe-example-plugin"
 
