@@ -1,0 +1,123 @@
+"""Linear classifier probes (Alain & Bengio, arXiv:1610.01644): how linearly decodable is the label at each layer?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pytorch_lightning as pl
+from torch import nn
+
+from latent_probe.errors import ConfigError
+from latent_probe.linear_readout import readout_accuracy
+from latent_probe.probes.base import Probe
+from latent_probe.probes.collect import collect_outputs
+from latent_probe.probes.output import MomentWriter
+from latent_probe.registry import register_probe
+from latent_probe.viz.images import new_figure
+
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
+
+
+@dataclass
+class LayerData:
+    """Flattened activations of the fit split and the evaluation split, with labels."""
+
+    train: dict[str, np.ndarray]
+    train_label: np.ndarray
+    evaluation: dict[str, np.ndarray]
+    evaluation_label: np.ndarray
+
+
+@register_probe()
+class LinearProbe(Probe):
+    """Fit a linear classifier on each layer's activations (train split) and report its accuracy (val split).
+
+    The accuracy says how much label information a *linear* read-out can take from that layer:
+    it usually rises with depth, and over training. Default layers: every activation module
+    (ReLU, Tanh, Sigmoid, ...). scikit-learn's logistic regression is used for small layers, a
+    full-batch torch softmax fit (L-BFGS) for wide ones. Writes ``metrics.json``, TensorBoard
+    scalars ``linear_probe/<layer>/accuracy``, and plots of accuracy against depth and, when it
+    runs on a cadence, against epoch.
+
+    Args:
+        fit_split: the split whose activations train the classifiers.
+        method: ``auto`` (by size), ``sklearn`` or ``torch``.
+        split: the split the accuracy is measured on.
+        max_samples: samples taken from each of the two splits.
+        **kwargs: the shared options of ``Probe``.
+    """
+
+    def __init__(
+        self,
+        fit_split: Literal["train", "val", "test"] = "train",
+        method: Literal["auto", "sklearn", "torch"] = "auto",
+        split: str = "val",
+        max_samples: int | None = 2000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(split=split, max_samples=max_samples, **kwargs)
+        if method not in ("auto", "sklearn", "torch"):
+            raise ConfigError(f"method must be one of auto, sklearn, torch; got {method!r}")
+        self.fit_split, self.method = fit_split, method
+        self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
+
+    def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
+        """Every activation module, in model order."""
+        return [name for name, module in pl_module.named_modules() if isinstance(module, ACTIVATIONS)]
+
+    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """There must be layers to read."""
+        if not self.layers:
+            raise ConfigError(f"LinearProbe found no activation modules in {type(pl_module).__name__}; set `layers`")
+
+    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> LayerData:
+        """Gather the chosen layers' outputs on both splits (every rank)."""
+        fit = collect_outputs(trainer, pl_module, self.layers, self.fit_split, self.max_samples, self.batch_size, self.seed)
+        evaluation = self.collect(trainer, pl_module)
+        return LayerData(
+            train={p: o.flatten(1).numpy() for p, o in fit.outputs.items()},
+            train_label=fit.label.numpy(),
+            evaluation={p: o.flatten(1).numpy() for p, o in evaluation.outputs.items()},
+            evaluation_label=evaluation.label.numpy(),
+        )
+
+    def write(self, result: LayerData, out: MomentWriter) -> None:
+        """Fit one classifier per layer, then write metrics, scalars and plots."""
+        accuracy, methods = {}, {}
+        for path in self.layers:
+            accuracy[path], methods[path] = readout_accuracy(
+                result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed, self.method
+            )
+        self.history[out.when] = accuracy
+        out.json("metrics.json", {"accuracy": accuracy, "method": methods, "fit_split": self.fit_split,
+                                  "eval_split": self.split, "layers_in_order": self.layers, "history": self.history})
+        out.scalars({f"{self.name}/{path}/accuracy": value for path, value in accuracy.items()})
+        out.png("accuracy_vs_depth.png", self._depth_plot(accuracy, out.when), tag=f"{self.name}/accuracy_vs_depth")
+        if len(self.history) > 1:
+            out.png("accuracy_vs_epoch.png", self._history_plot(), tag=f"{self.name}/accuracy_vs_epoch")
+
+    def _depth_plot(self, accuracy: dict[str, float], when: str):
+        figure = new_figure(max(5, 0.6 * len(self.layers) + 2), 4)
+        axes = figure.add_subplot()
+        axes.plot(range(len(self.layers)), [accuracy[p] for p in self.layers], marker="o")
+        axes.set_xticks(range(len(self.layers)), self.layers, rotation=45, ha="right", fontsize=8)
+        axes.set_ylim(0, 1.02)
+        axes.set_ylabel(f"linear probe accuracy ({self.split})")
+        axes.set_title(f"Linear read-out accuracy by layer @ {when}", fontsize=10)
+        axes.grid(alpha=0.3)
+        return figure
+
+    def _history_plot(self):
+        figure = new_figure(6, 4)
+        axes = figure.add_subplot()
+        moments = list(self.history)
+        for path in self.layers:
+            axes.plot(range(len(moments)), [self.history[m].get(path, np.nan) for m in moments], marker=".", label=path)
+        axes.set_xticks(range(len(moments)), moments, rotation=45, ha="right", fontsize=8)
+        axes.set_ylim(0, 1.02)
+        axes.set_ylabel("linear probe accuracy")
+        axes.legend(fontsize=7, ncol=2)
+        axes.set_title("Linear read-out accuracy over training", fontsize=10)
+        return figure

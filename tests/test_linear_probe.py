@@ -1,0 +1,60 @@
+"""Linear classifier probes: the read-out itself, and the probe end to end (also on 2 processes)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import latest_run, run_subprocess
+from test_embedding_probe import DIGITS, TESTS
+
+from latent_probe.linear_readout import readout_accuracy
+
+
+def blobs(n=400, dim=6, seed=0, separable=True):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    centers = rng.normal(size=(3, dim)) * (4.0 if separable else 0.0)
+    return centers[labels] + rng.normal(size=(n, dim)), labels
+
+
+@pytest.mark.parametrize("method", ["sklearn", "torch"])
+def test_readout_separates_separable_classes_and_not_noise(method):
+    x, y = blobs()
+    accuracy, used = readout_accuracy(x[:300], y[:300], x[300:], y[300:], method=method)
+    assert used == method and accuracy > 0.95
+    noise, labels = blobs(separable=False)
+    chance, _ = readout_accuracy(noise[:300], labels[:300], noise[300:], labels[300:], method=method)
+    assert chance < 0.55
+
+
+def linear_probe(**init_args) -> list[str]:
+    return ["--probes", json.dumps([{"class_path": "LinearProbe", "init_args": {"max_samples": 300, **init_args}}])]
+
+
+def test_fit_writes_accuracy_per_activation_layer_and_epoch(run_cli, tmp_path):
+    result = run_cli("fit", *DIGITS, *linear_probe(every_n_epochs=1), "--trainer.max_epochs=2")
+    assert result.code == 0, result.err
+    folder = latest_run(tmp_path, "digits") / "probes" / "linear_probe" / "fit_end"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["layers_in_order"] == ["hidden_act", "bottleneck_act"]
+    assert all(0 <= a <= 1 for a in metrics["accuracy"].values())
+    assert list(metrics["history"]) == ["epoch=0000", "epoch=0001", "fit_end"]
+    assert (folder / "accuracy_vs_depth.png").is_file() and (folder / "accuracy_vs_epoch.png").is_file()
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_equal_one(tmp_path):
+    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    shrink = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.enable_progress_bar=false"]
+    assert run_subprocess("fit", *DIGITS, *linear_probe(), *shrink, cwd=tmp_path, env=env).returncode == 0
+    checkpoint = str(latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt")
+    results = []
+    for devices in (1, 2):
+        done = run_subprocess("probe", *DIGITS, *linear_probe(), "--ckpt_path", checkpoint, "--trainer.accelerator=cpu",
+                              f"--trainer.devices={devices}", "--trainer.strategy=ddp", "--trainer.enable_progress_bar=false",
+                              cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        folder = latest_run(tmp_path, "digits") / "probes" / "linear_probe" / "probe"
+        results.append(json.loads((folder / "metrics.json").read_text())["accuracy"])
+    assert results[0] == pytest.approx(results[1], abs=1e-9)
