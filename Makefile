@@ -22,9 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install ## Train the quickstart (seed 003's ring, no download) and say how to view it
 	$(BIN)/latent-probe fit --config configs/quickstart.yaml
-	@run=$$(ls -dt runs/quickstart/version_* | head -n 1); \
-	echo ""; echo "Run logged to $$run"; \
-	echo "View it:  $(BIN)/tensorboard --logdir runs   (then open http://localhost:6006)"
+	@echo "Open the report in a browser, or run: $(BIN)/tensorboard --logdir runs  (http://localhost:6006)"
 
 test: install ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

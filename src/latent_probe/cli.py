@@ -26,6 +26,7 @@ from latent_probe.listing import print_registered
 from latent_probe.parse_errors import condense_parser_error
 from latent_probe.probes.base import Probe
 from latent_probe.registry import load_plugins
+from latent_probe.report import write_report
 from latent_probe.trainer import ProbeTrainer
 
 PARSER_MODE = "latent_probe_yaml"
@@ -98,6 +99,15 @@ class LatentProbeCLI(LightningCLI):
             if logger.init_args.get("name") is None:
                 logger.init_args.name = experiment_name(config)
 
+    def after_fit(self) -> None:
+        """Write the run's HTML report and say where the run, its report and TensorBoard are."""
+        log_dir = self.trainer.log_dir  # a collective under DDP: every rank asks
+        if not self.trainer.is_global_zero or log_dir is None:
+            return
+        report = write_report(log_dir)
+        save_dir = Path(log_dir).parent.parent
+        print(f"\nRun:         {log_dir}\nReport:      {report}\nTensorBoard: tensorboard --logdir {save_dir}")
+
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         """Build the trainer with the default callbacks (unless configured otherwise) and the probes."""
         extra_callbacks = [self._get(self.config_init, c) for c in self._parser(self.subcommand).callback_keys]
@@ -131,6 +141,13 @@ def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
     return callbacks
 
 
+def report_argument(args: list[str]) -> str:
+    """The RUN_DIR of ``latent-probe report RUN_DIR``."""
+    if len(args) != 1 or args[0].startswith("-"):
+        raise ConfigError(f"usage: latent-probe report RUN_DIR (one run folder, e.g. runs/quickstart/version_0); got {args}")
+    return args[0]
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``latent-probe`` command; bad input ends with one line on stderr and exit 2."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -138,6 +155,9 @@ def main(args: list[str] | None = None) -> None:
         load_plugins()
         if argv[:1] == ["list"]:
             print_registered(argv[1:])
+            return
+        if argv[:1] == ["report"]:
+            print(write_report(report_argument(argv[1:])))
             return
         LatentProbeCLI(args=resolve_argv_names(argv))
     except Exception as error:

@@ -1,0 +1,73 @@
+"""``latent-probe report``: a real run's page, rendered by headless Chromium when it is installed."""
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+from conftest import latest_run
+from PIL import Image
+from test_embedding_probe import DIGITS
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def probed_run(tmp_path_factory):
+    """A real fit with two probes; the fit itself writes report.html."""
+    from latent_probe.cli import main
+
+    root = tmp_path_factory.mktemp("report")
+    probes = [{"class_path": "EmbeddingDumper", "init_args": {"layers": ["bottleneck"], "max_samples": 120, "every_n_epochs": 1}},
+              {"class_path": "LinearProbe", "init_args": {"max_samples": 150}}]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        main(["fit", *DIGITS, "--probes", json.dumps(probes), "--trainer.max_epochs=2", "--trainer.limit_train_batches=3",
+              "--trainer.enable_progress_bar=false"])
+    return latest_run(root, "digits")
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_fit_writes_a_report_with_every_probe_and_moment(probed_run):
+    page = (probed_run / "report.html").read_text()
+    assert "<h2>embedding_dumper</h2>" in page and "<h2>linear_probe</h2>" in page
+    assert page.index("<h3>fit_end</h3>") < page.index("<h3>epoch=0001</h3>") < page.index("<h3>epoch=0000</h3>")
+    assert "val/acc" in page and "class_path" in page
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert (probed_run / src).is_file(), src
+    assert "http://" not in page and "https://" not in page, "the report must not need the network"
+
+
+def test_report_command_and_bad_folder(run_cli, probed_run):
+    (probed_run / "report.html").unlink()
+    result = run_cli("report", str(probed_run), shrink=False)
+    assert result.code == 0 and (probed_run / "report.html").is_file()
+    missing = run_cli("report", str(probed_run / "nope"), shrink=False)
+    assert missing.code == 2 and "run folder not found" in missing.err
+
+
+def run_chromium(*args: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=120)
+
+
+def test_chromium_renders_the_report_with_every_image(probed_run, tmp_path):
+    if chromium() is None:
+        pytest.skip("Chromium not found (Debian package `chromium`; .ci/run installs it)")
+    url = (probed_run / "report.html").resolve().as_uri()
+    dom = run_chromium("--virtual-time-budget=10000", "--dump-dom", url).stdout
+    loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+    assert loaded, "the page's load script did not run"
+    assert loaded.group(1) == loaded.group(2) and int(loaded.group(2)) >= 5, loaded.group(0)
+    shot = tmp_path / "shot.png"
+    run_chromium("--window-size=1280,2000", f"--screenshot={shot}", url)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 20 and (pixels < 128).mean() > 0.01, "the screenshot is blank"
