@@ -60,7 +60,7 @@ class MNISTDataModule(ImageDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(normalize=normalize, flatten=flatten, seed=seed, batch_size=batch_size, num_workers=num_workers)
+        super().__init__(normalize, flatten, seed, batch_size, num_workers)
         if dataset not in TORCHVISION_DATASETS:
             raise UnknownNameError("dataset", dataset, TORCHVISION_DATASETS)
         check_range("val_size", val_size, minimum=1)
@@ -68,27 +68,38 @@ class MNISTDataModule(ImageDataModule):
         self.dataset_name, self.root, self.download = dataset, str(root), download
         self.val_size, self.in_memory = val_size, in_memory
         self.class_names = CLASS_NAMES[dataset]
+        if not download and self.missing_files():
+            raise self._not_found()  # now, before a trainer or a run folder exists
 
     @property
     def raw_folder(self) -> Path:
         """Where torchvision looks for the IDX files."""
         return Path(self.root) / self.dataset_name / "raw"
 
+    def missing_files(self) -> list[str]:
+        """The uncompressed IDX files torchvision needs that ``raw_folder`` lacks."""
+        names = [Path(filename).stem for filename, _ in TORCHVISION_DATASETS[self.dataset_name].resources]
+        return [name for name in names if not (self.raw_folder / name).is_file()]
+
+    def _not_found(self) -> ConfigError:
+        return ConfigError(
+            f"{self.dataset_name} not found under root {self.root!r} (no IDX files in {str(self.raw_folder)!r}). "
+            f"HINT: set --data.download true, or point --data.root at the data; {OFFLINE_HINT}"
+        )
+
     def _torchvision(self, train: bool, download: bool = False, transform=None) -> datasets.MNIST:
+        dataset_class = TORCHVISION_DATASETS[self.dataset_name]
         try:
-            return TORCHVISION_DATASETS[self.dataset_name](self.root, train=train, download=download, transform=transform)
+            return dataset_class(self.root, train=train, download=download, transform=transform)
         except RuntimeError as error:
             if download:
                 reason = str(error).strip().splitlines()[0]
                 raise ConfigError(
                     f"could not download {self.dataset_name} into root {self.root!r} ({reason}). "
-                    f"HINT: point --data.root at a folder holding {self.dataset_name}/raw/ and set --data.download false; "
-                    f"{OFFLINE_HINT}"
+                    f"HINT: point --data.root at a folder holding {self.dataset_name}/raw/ "
+                    f"and set --data.download false; {OFFLINE_HINT}"
                 ) from None
-            raise ConfigError(
-                f"{self.dataset_name} not found under root {self.root!r} (no IDX files in {str(self.raw_folder)!r}). "
-                f"HINT: set --data.download true, or point --data.root at the data; {OFFLINE_HINT}"
-            ) from None
+            raise self._not_found() from None
 
     def prepare_data(self) -> None:
         """Download the files when ``download`` is on (Lightning calls this on one process only)."""
@@ -119,6 +130,10 @@ class MNISTDataModule(ImageDataModule):
 
     def _setup_per_item(self) -> None:
         transform = transforms.Compose([transforms.ToTensor(), self.transform])
-        train, test = self._torchvision(train=True, transform=transform), self._torchvision(train=False, transform=transform)
+        train = self._torchvision(train=True, transform=transform)
         val_index, train_index = self.split_off(len(train), {"val_size": self.val_size})
-        self.splits = {"train": Subset(train, train_index.tolist()), "val": Subset(train, val_index.tolist()), "test": test}
+        self.splits = {
+            "train": Subset(train, train_index.tolist()),
+            "val": Subset(train, val_index.tolist()),
+            "test": self._torchvision(train=False, transform=transform),
+        }

@@ -1,23 +1,51 @@
-"""Shared training loop of the classifiers: one loss, the standard metric names, Adam."""
+"""Shared training loop of the models: one ``_step`` per stage, the standard metric names, Adam."""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+from torch.nn import functional as F
 
-from latent_probe.errors import check_range
+from latent_probe.errors import ConfigError, check_range
 
 
-class ClassifierModule(pl.LightningModule):
-    """A LightningModule that logs ``train/loss``, ``val/loss``, ``val/acc`` and ``test/acc``.
-
-    Subclasses implement ``loss_and_predictions(x, y)`` returning the loss and predicted labels.
-    """
+class StepModule(pl.LightningModule):
+    """A LightningModule whose train/val/test steps all go through ``_step(batch, stage)``, optimised by Adam."""
 
     def __init__(self, lr: float = 1e-3) -> None:
         super().__init__()
         check_range("lr", lr, positive=True)
         self.lr = lr
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """One optimisation step's loss."""
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        """Log the validation metrics (``val/...``)."""
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        """Log the test metrics (``test/...``)."""
+        self._step(batch, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """The model's output for the batch's inputs."""
+        return self(batch[0])
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam with the configured learning rate (override with LightningCLI's ``optimizer:``)."""
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+class ClassifierModule(StepModule):
+    """A LightningModule that logs ``train/loss``, ``val/loss``, ``val/acc`` and ``test/acc``.
+
+    Subclasses implement ``loss_and_predictions(x, y)`` returning the loss and predicted labels.
+    """
 
     def loss_and_predictions(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss of the batch and predicted class of each sample."""
@@ -33,22 +61,44 @@ class ClassifierModule(pl.LightningModule):
             self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=len(x))
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """One optimisation step's loss."""
-        return self._step(batch, "train")
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        """Log ``val/loss`` and ``val/acc``."""
-        self._step(batch, "val")
+class LogitsClassifierModule(ClassifierModule):
+    """A ``ClassifierModule`` whose ``forward`` returns class logits: cross-entropy loss, argmax prediction."""
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        """Log ``test/loss`` and ``test/acc``."""
-        self._step(batch, "test")
+    def loss_and_predictions(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy on the logits; the predicted class is their argmax."""
+        logits = self(x)
+        return F.cross_entropy(logits, y), logits.argmax(dim=-1)
 
-    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """The model's output for the batch's inputs."""
-        return self(batch[0])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam with the configured learning rate (override with LightningCLI's ``optimizer:``)."""
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+class ReconstructionModule(StepModule):
+    """A LightningModule trained to rebuild its inputs in [0, 1]; logs ``{stage}/loss`` and each loss part.
+
+    Subclasses implement ``losses(x)`` returning ``{"loss": optimised total, "<part>": ...}``; parts
+    (e.g. ``recon``, ``kl``) are logged as ``train/recon``, ``val/kl``, ... Labels are ignored.
+    """
+
+    def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch's loss (key ``loss``) and its named parts."""
+        raise NotImplementedError
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0]
+        if self.global_step == 0:  # only until the first optimiser step: each check costs a device sync
+            require_unit_interval(x, type(self).__name__)
+        losses = self.losses(x)
+        for name, value in losses.items():
+            main = name == "loss"
+            self.log(f"{stage}/{name}", value, on_step=main and stage == "train", on_epoch=True,
+                     prog_bar=main and stage != "test", batch_size=len(x))
+        return losses["loss"]
+
+
+def require_unit_interval(x: torch.Tensor, model: str) -> None:
+    """Raise ``ConfigError`` unless ``x`` lies in [0, 1], the range a Bernoulli decoder can rebuild."""
+    low, high = x.min().item(), x.max().item()
+    if low < 0 or high > 1:
+        raise ConfigError(
+            f"{model} rebuilds pixels in [0, 1] but its inputs range over [{low:.3g}, {high:.3g}]. "
+            "HINT: set --data.normalize false"
+        )

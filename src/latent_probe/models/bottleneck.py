@@ -1,0 +1,80 @@
+"""Seed 000's MNIST CNN with a 2-unit bottleneck just before the 10-way output."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from latent_probe.errors import check_range
+from latent_probe.models.activations import check_activation, make_activation
+from latent_probe.models.base import LogitsClassifierModule
+from latent_probe.registry import register_model
+
+
+def keras_mnist_features(in_channels: int, image_size: int, hidden: int) -> nn.Sequential:
+    """Keras' MNIST CNN up to its 128-unit layer: conv32-conv64-maxpool-dropout-dense-dropout."""
+    side = (image_size - 4) // 2  # two 3x3 valid convolutions, then a 2x2 pooling
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(in_channels, 32, kernel_size=3)),
+        ("act1", nn.ReLU()),
+        ("conv2", nn.Conv2d(32, 64, kernel_size=3)),
+        ("act2", nn.ReLU()),
+        ("pool", nn.MaxPool2d(2)),
+        ("dropout1", nn.Dropout(0.25)),
+        ("flatten", nn.Flatten()),
+        ("fc", nn.Linear(64 * side * side, hidden)),
+        ("fc_act", nn.ReLU()),
+        ("dropout2", nn.Dropout(0.5)),
+    ]))
+
+
+@register_model()
+class BottleneckClassifier(LogitsClassifierModule):
+    """The Keras MNIST CNN with a 2-unit layer before the 10-way output (seed 000), trained with cross-entropy.
+
+    Module paths, in forward order: ``features.conv1``, ``features.act1``, ``features.conv2``,
+    ``features.act2``, ``features.pool``, ``features.dropout1``, ``features.flatten``, ``features.fc``,
+    ``features.fc_act``, ``features.dropout2``; then ``bottleneck`` (the ``Linear(hidden, 2)`` whose output
+    is the seed's "logit", ``dense_2``), ``bottleneck_act`` (its activation: the 2-D points the seed draws)
+    and ``classifier`` (``Linear(2, 10)``, the class logits). Inputs are ``(n, C, H, W)`` images or flat vectors.
+
+    Args:
+        activation: activation of the bottleneck: ``relu``, ``leaky_relu``, ``sigmoid``, ``tanh`` or ``identity``.
+        bottleneck_dim: units in the bottleneck (2 in the seed).
+        hidden: units of the fully connected layer before the bottleneck.
+        num_classes: number of output classes.
+        in_channels: channels of the input images.
+        image_size: side of the square input images (28 for MNIST, 8 for scikit-learn's digits).
+        lr: Adam learning rate.
+    """
+
+    def __init__(
+        self,
+        activation: str = "relu",
+        bottleneck_dim: int = 2,
+        hidden: int = 128,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 28,
+        lr: float = 1e-3,
+    ) -> None:
+        super().__init__(lr=lr)
+        check_activation(activation)
+        check_range("bottleneck_dim", bottleneck_dim, minimum=1)
+        check_range("hidden", hidden, minimum=1)
+        check_range("num_classes", num_classes, minimum=2)
+        check_range("in_channels", in_channels, minimum=1)
+        check_range("image_size", image_size, minimum=6)  # two 3x3 convolutions and a 2x2 pooling must fit
+        self.save_hyperparameters()
+        self.image_shape = (in_channels, image_size, image_size)
+        self.features = keras_mnist_features(in_channels, image_size, hidden)
+        self.bottleneck = nn.Linear(hidden, bottleneck_dim)
+        self.bottleneck_act = make_activation(activation)
+        self.classifier = nn.Linear(bottleneck_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits, shape ``(n, num_classes)``."""
+        images = x.reshape(len(x), *self.image_shape)
+        return self.classifier(self.bottleneck_act(self.bottleneck(self.features(images))))
