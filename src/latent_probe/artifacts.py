@@ -18,6 +18,14 @@ def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
     return Path(log_dir) / "probes" / probe_name / when
 
 
+COMPLETE_MARKER = ".complete"
+
+
+def is_complete(folder: str | Path) -> bool:
+    """Whether a moment folder was written to the end (its marker is written last)."""
+    return (Path(folder) / COMPLETE_MARKER).is_file()
+
+
 def epoch_moment(epoch: int) -> str:
     """The ``<when>`` folder name of an epoch, e.g. ``epoch=0004``."""
     return f"epoch={epoch:04d}"

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,12 @@ def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
     return callbacks
 
 
+def find_disk_full(error: BaseException) -> OSError | None:
+    """A full-disk or quota ``OSError`` that caused ``error``, if any (reported as one line, not a traceback)."""
+    found = find_user_error(error, (OSError,))
+    return found if isinstance(found, OSError) and found.errno in (errno.ENOSPC, errno.EDQUOT) else None
+
+
 def report_argument(args: list[str]) -> str:
     """The RUN_DIR of ``latent-probe report RUN_DIR``."""
     if len(args) != 1 or args[0].startswith("-"):
@@ -161,10 +168,12 @@ def main(args: list[str] | None = None) -> None:
             return
         LatentProbeCLI(args=resolve_argv_names(argv))
     except Exception as error:
-        user_error = find_user_error(error, USER_ERRORS)
+        user_error = find_user_error(error, USER_ERRORS) or find_disk_full(error)
         if user_error is None:
             raise
         message = str(user_error).strip().splitlines()[0]
+        if isinstance(user_error, OSError):
+            message = f"disk full while writing {user_error.filename or 'the run'}: {user_error.strerror}. HINT: free space or set --trainer.logger.init_args.save_dir"
         print(f"latent-probe: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -24,11 +24,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pytorch_lightning as pl
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from latent_probe.artifacts import epoch_moment
+from latent_probe.artifacts import epoch_moment, is_complete, moment_dir
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.probes.capture import resolve_layers
 from latent_probe.probes.collect import Collected, collect_outputs
@@ -149,6 +150,9 @@ class Probe(Callback):
     def fire(self, trainer: pl.Trainer, pl_module: pl.LightningModule, when: str) -> None:
         """Compute on every rank, write on global rank 0; a failure on any rank is handled on all."""
         log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
+        # A resumed run redoes the epoch it was killed in: a moment already written completely stays as it was.
+        if trainer.strategy.broadcast(is_complete(moment_dir(log_dir, self.name, when))):
+            return
         result, error = None, None
         try:
             result = self.compute(trainer, pl_module)
@@ -160,6 +164,7 @@ class Probe(Callback):
                 out = MomentWriter(log_dir, self.name, when, trainer.global_step, tensorboard_writer(trainer))
                 self.write(result, out)
                 out.flush()
+                out.mark_complete()
             except Exception as caught:  # noqa: BLE001
                 error = caught
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
@@ -173,6 +178,17 @@ class Probe(Callback):
         if self.strict or isinstance(error, ConfigError):
             raise RuntimeError(f"probe {self.name!r} failed at {when}: {reason}") from error
         warnings.warn(f"probe {self.name!r} failed at {when} and was skipped ({reason}); training goes on", stacklevel=2)
+
+
+def finite_only(arrays: dict[str, Any], when: str, probe_name: str) -> dict[str, Any]:
+    """The arrays without NaN or inf; each dropped one is reported by name (the probe skips drawing it)."""
+    kept = {}
+    for path, values in arrays.items():
+        if np.isfinite(np.asarray(values)).all():
+            kept[path] = values
+        else:
+            warnings.warn(f"probe {probe_name!r} at {when}: layer {path!r} has NaN or inf values; skipped", stacklevel=2)
+    return kept
 
 
 def tensorboard_writer(trainer: pl.Trainer):

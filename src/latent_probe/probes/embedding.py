@@ -13,7 +13,7 @@ import torch
 from latent_probe.artifacts import safe_name
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.latent_metrics import baseline_report, latent_report
-from latent_probe.probes.base import Probe
+from latent_probe.probes.base import Probe, finite_only
 from latent_probe.probes.capture import module_paths
 from latent_probe.probes.output import MomentWriter
 from latent_probe.projector import write_embedding
@@ -98,7 +98,9 @@ class EmbeddingDumper(Probe):
         """NPZ, projector files, pictures and metrics for every layer."""
         out.npz("embeddings.npz", {"index": result.index, "label": result.label, **result.embeddings})
         report: dict[str, Any] = {"split": self.split, "n_samples": len(result.index), "layers": {}}
-        for path, points in result.embeddings.items():
+        finite = finite_only(result.embeddings, out.when, self.name)
+        report["skipped_non_finite"] = sorted(set(result.embeddings) - set(finite))
+        for path, points in finite.items():
             if self.projector:
                 self._write_projector(result, path, points, out)
             if self.pictures and points.shape[1] >= 2:

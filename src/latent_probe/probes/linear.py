@@ -11,7 +11,7 @@ from torch import nn
 
 from latent_probe.errors import ConfigError
 from latent_probe.linear_readout import readout_accuracy
-from latent_probe.probes.base import Probe
+from latent_probe.probes.base import Probe, finite_only
 from latent_probe.probes.collect import collect_outputs
 from latent_probe.probes.output import MomentWriter
 from latent_probe.registry import register_probe
@@ -86,7 +86,8 @@ class LinearProbe(Probe):
     def write(self, result: LayerData, out: MomentWriter) -> None:
         """Fit one classifier per layer, then write metrics, scalars and plots."""
         accuracy, methods = {}, {}
-        for path in self.layers:
+        usable = finite_only({p: result.train[p] for p in self.layers}, out.when, self.name)
+        for path in [p for p in self.layers if p in usable and np.isfinite(result.evaluation[p]).all()]:
             accuracy[path], methods[path] = readout_accuracy(
                 result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed, self.method
             )
@@ -101,7 +102,7 @@ class LinearProbe(Probe):
     def _depth_plot(self, accuracy: dict[str, float], when: str):
         figure = new_figure(max(5, 0.6 * len(self.layers) + 2), 4)
         axes = figure.add_subplot()
-        axes.plot(range(len(self.layers)), [accuracy[p] for p in self.layers], marker="o")
+        axes.plot(range(len(self.layers)), [accuracy.get(p, np.nan) for p in self.layers], marker="o")
         axes.set_xticks(range(len(self.layers)), self.layers, rotation=45, ha="right", fontsize=8)
         axes.set_ylim(0, 1.02)
         axes.set_ylabel(f"linear probe accuracy ({self.split})")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latent_probe.artifacts import moment_dir, write_bytes_atomic, write_json_atomic, write_npz_atomic
+from latent_probe.artifacts import COMPLETE_MARKER, moment_dir, write_bytes_atomic, write_json_atomic, write_npz_atomic
 from latent_probe.viz.images import gif_bytes, png_bytes, to_hwc_uint8
 
 
@@ -64,6 +64,10 @@ class MomentWriter:
             return
         for tag, value in values.items():
             self.tensorboard.add_scalar(tag, float(value), global_step=self.step)
+
+    def mark_complete(self) -> None:
+        """Mark the moment as fully written (a resumed run will not write it again)."""
+        write_bytes_atomic(self.dir / COMPLETE_MARKER, b"")
 
     def flush(self) -> None:
         """Flush TensorBoard so the artifacts are visible at once."""
