@@ -173,7 +173,8 @@ def main(args: list[str] | None = None) -> None:
             raise
         message = str(user_error).strip().splitlines()[0]
         if isinstance(user_error, OSError):
-            message = f"disk full while writing {user_error.filename or 'the run'}: {user_error.strerror}. HINT: free space or set --trainer.logger.init_args.save_dir"
+            where = user_error.filename or "the run"
+            message = f"disk full while writing {where}: {user_error.strerror}. HINT: free space or change the logger's save_dir"
         print(f"latent-probe: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
 
