@@ -5,8 +5,8 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import run_subprocess
+
 from latent_probe import registry
 
 PLUGIN_MODULE = textwrap.dedent(
