@@ -1,5 +1,8 @@
 """Small models the probe tests attach probes to (importable as ``probe_models.X`` in configs)."""
 
+import os
+import signal
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -40,3 +43,29 @@ class FailingProbe(Probe):
 
     def write(self, result, out):
         """Never reached."""
+
+
+class KillAtEpochEnd(Probe):
+    """Ends its own process with SIGKILL at the end of a given epoch (after earlier callbacks ran)."""
+
+    def __init__(self, epoch: int = 1) -> None:
+        super().__init__(moments=[])
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        """Die like a killed job: no cleanup, no exception handling."""
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class TermAtStep(Probe):
+    """Sends itself SIGTERM at a given global step (as a cluster preempting a job would)."""
+
+    def __init__(self, step: int = 3) -> None:
+        super().__init__(moments=[])
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        """Signal once."""
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)

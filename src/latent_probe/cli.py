@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from jsonargparse import Namespace, set_loader
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSummary, RichProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 import latent_probe  # noqa: F401  registers the built-in components
 from latent_probe.component_names import resolve_argv_names, yaml_loader_resolving_names
 from latent_probe.errors import ConfigError, LatentProbeError, find_user_error
+from latent_probe.interrupt_checkpoint import InterruptCheckpoint
 from latent_probe.listing import print_registered
 from latent_probe.parse_errors import condense_parser_error
 from latent_probe.probes.base import Probe
@@ -68,6 +71,8 @@ class LatentProbeCLI(LightningCLI):
             parser_kwargs={"parser_mode": PARSER_MODE},
             trainer_defaults={"logger": DEFAULT_LOGGER},
             seed_everything_default=0,
+            # A resumed run (`--ckpt_path last`) logs into its own folder again: its config.yaml is rewritten.
+            save_config_kwargs={"overwrite": True},
             args=args,
             run=run,
         )
@@ -87,8 +92,11 @@ class LatentProbeCLI(LightningCLI):
         self.config = parser.parse_args(args)
 
     def _parse_ckpt_path(self) -> None:
-        ckpt_path = self.config.get(str(self.config.get("subcommand")), Namespace()).get("ckpt_path")
-        if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS and not Path(ckpt_path).is_file():
+        config = self.config.get(str(self.config.get("subcommand")), Namespace())
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path == "last" and self.config.get("subcommand") == "fit":
+            resume_latest_run(config)
+        elif ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS and not Path(ckpt_path).is_file():
             raise ConfigError(f"checkpoint file not found: {ckpt_path!r}")
         super()._parse_ckpt_path()
 
@@ -122,6 +130,22 @@ class LatentProbeCLI(LightningCLI):
             raise ConfigError(f"trainer: {str(error).strip().splitlines()[0]}") from error
 
 
+def resume_latest_run(config: Namespace) -> None:
+    """``fit --ckpt_path last``: continue the newest run of this experiment, in its own folder."""
+    logger = config.trainer.get("logger")
+    if not (isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger")):
+        return  # another logger: keep Lightning's own meaning of "last"
+    name = logger.init_args.get("name") or experiment_name(config)
+    root = Path(logger.init_args.get("save_dir") or DEFAULT_RUNS_DIR) / name
+    runs = sorted(root.glob("version_*/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-3].split("_")[-1]))
+    if not runs:
+        raise ConfigError(f"--ckpt_path last: no checkpoints/last.ckpt under {str(root)!r} to resume. HINT: give a checkpoint file")
+    config.ckpt_path = str(runs[-1])
+    logger.init_args.name = name
+    if logger.init_args.get("version") is None:
+        logger.init_args.version = int(runs[-1].parts[-3].split("_")[-1])
+
+
 def experiment_name(config: Namespace) -> str:
     """The configured ``experiment``, else the first config file's stem, else ``default``."""
     if config.get("experiment"):
@@ -131,14 +155,14 @@ def experiment_name(config: Namespace) -> str:
 
 
 def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
-    """Rich progress bar and model summary, and a checkpoint that always keeps ``last.ckpt``."""
+    """Rich progress bar and model summary, a checkpoint that always keeps ``last.ckpt``, and one on SIGTERM."""
     callbacks: list[Callback] = []
     if trainer_config.get("enable_progress_bar", True) is not False:
         callbacks.append(RichProgressBar())
     if trainer_config.get("enable_model_summary", True) is not False:
         callbacks.append(RichModelSummary())
     if trainer_config.get("enable_checkpointing", True) is not False:
-        callbacks.append(ModelCheckpoint(save_last=True))
+        callbacks += [ModelCheckpoint(save_last=True), InterruptCheckpoint()]
     return callbacks
 
 
@@ -167,6 +191,9 @@ def main(args: list[str] | None = None) -> None:
             print(write_report(report_argument(argv[1:])))
             return
         LatentProbeCLI(args=resolve_argv_names(argv))
+    except SIGTERMException:
+        print("latent-probe: stopped by SIGTERM; the state was saved to checkpoints/interrupted.ckpt", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM) from None
     except Exception as error:
         user_error = find_user_error(error, USER_ERRORS) or find_disk_full(error)
         if user_error is None:

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_probe.data.in_memory import InMemoryDataset, keep_batch
+from latent_probe.data.sampler import EpochSeededRandomSampler
 from latent_probe.errors import UnknownNameError, check_range
 
 SPLITS = ("train", "val", "test")
@@ -43,13 +44,14 @@ class ProbeableDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
+        sampler = EpochSeededRandomSampler(dataset) if shuffle else None
         if isinstance(dataset, InMemoryDataset):
             # One tensor indexing per batch: worker processes would only add pickling overhead.
-            return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, collate_fn=keep_batch)
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=keep_batch)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

@@ -1,0 +1,70 @@
+"""Interrupted runs: SIGKILL then `--ckpt_path last` equals an uninterrupted run; SIGTERM saves a checkpoint."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import torch
+from conftest import CONFIGS, latest_run, run_subprocess
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_embedding_probe import TESTS
+from test_projector import load_with_tensorboard
+
+QUICK = ["--config", str(CONFIGS / "quickstart.yaml"), "--trainer.max_epochs=4", "--trainer.enable_progress_bar=false",
+         "--data.init_args.n_samples=400"]
+DUMP = {"class_path": "EmbeddingDumper", "init_args": {"layers": ["net.hidden_act1"], "every_n_epochs": 1, "max_samples": 100,
+                                                       "pictures": False, "metrics": False}}
+ENV = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+
+
+def fit(cwd, *probes, extra=()):
+    return run_subprocess("fit", *QUICK, "--probes", json.dumps(list(probes)), *extra, cwd=cwd, env=ENV)
+
+
+def final_values(run):
+    events = EventAccumulator(str(run)).Reload()
+    return {tag: events.Scalars(tag)[-1].value for tag in ("val/acc", "val/loss")}
+
+
+def state(run):
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    straight.mkdir(), broken.mkdir()
+    assert fit(straight, DUMP).returncode == 0
+    killed = fit(broken, DUMP, {"class_path": "probe_models.KillAtEpochEnd", "init_args": {"epoch": 1}})
+    assert killed.returncode == -signal.SIGKILL
+    run = latest_run(broken, "quickstart")
+    written = run / "probes" / "embedding_dumper" / "epoch=0001" / "embeddings.npz"
+    before = written.stat().st_mtime_ns
+    resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert latest_run(broken, "quickstart") == run, "the resumed run must continue in its own folder"
+    expected, got = state(latest_run(straight, "quickstart")), state(run)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)
+    assert final_values(run) == final_values(latest_run(straight, "quickstart"))
+    moments = sorted(p.name for p in (run / "probes" / "embedding_dumper").iterdir())
+    assert moments == ["epoch=0000", "epoch=0001", "epoch=0002", "epoch=0003", "fit_end"]
+    assert written.stat().st_mtime_ns == before, "a moment written before the kill must not be rewritten"
+    config, _ = load_with_tensorboard(run)
+    assert len(config.embeddings) == 5, "the projector must still show the embeddings written before the kill"
+    with np.load(written) as npz:
+        assert npz["net.hidden_act1"].shape == (80, 3)  # all 80 val points of 400
+
+
+def test_resume_without_a_previous_run_is_a_clean_error(tmp_path):
+    done = fit(tmp_path, DUMP, extra=["--ckpt_path", "last"])
+    assert done.returncode == 2 and "no checkpoints/last.ckpt under" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    done = fit(tmp_path, {"class_path": "probe_models.TermAtStep", "init_args": {"step": 5}})
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr[-3000:]
+    assert "stopped by SIGTERM" in done.stderr and "Traceback" not in done.stderr
+    checkpoint = latest_run(tmp_path, "quickstart") / "checkpoints" / "interrupted.ckpt"
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["global_step"] >= 5 and saved["state_dict"]
