@@ -49,10 +49,13 @@ def test_in_memory_and_per_item_pipelines_agree(fake_mnist):
 
 def test_in_memory_loader_batches_and_shuffles(fake_mnist):
     data = make(fake_mnist)
-    torch.manual_seed(0)
-    first = torch.cat([y for _, y in data.train_dataloader()])
-    second = torch.cat([y for _, y in data.train_dataloader()])
-    assert len(first) == 224 and not torch.equal(first, second)
+    loader = data.train_dataloader()
+    first = torch.cat([y for _, y in loader])
+    loader.sampler.set_epoch(1)  # Lightning does this each epoch; the order is a function of (seed, epoch)
+    second = torch.cat([y for _, y in loader])
+    loader.sampler.set_epoch(0)
+    again = torch.cat([y for _, y in data.train_dataloader()])
+    assert len(first) == 224 and not torch.equal(first, second) and torch.equal(first, again)
     assert torch.equal(first.sort().values, second.sort().values)
     x, y = next(iter(data.val_dataloader()))
     assert x.shape == (16, 1, 28, 28) and y.dtype == torch.int64

@@ -31,7 +31,7 @@ from latent_probe.parse_errors import condense_parser_error
 from latent_probe.probes.base import Probe
 from latent_probe.registry import load_plugins
 from latent_probe.report import write_report
-from latent_probe.trainer import ProbeTrainer
+from latent_probe.trainer import ProbeTrainer, check_checkpoint_fits
 
 PARSER_MODE = "latent_probe_yaml"
 DEFAULT_RUNS_DIR = "runs"
@@ -68,7 +68,8 @@ class LatentProbeCLI(LightningCLI):
             subclass_mode_data=True,
             trainer_class=ProbeTrainer,
             parser_class=LatentProbeParser,
-            parser_kwargs={"parser_mode": PARSER_MODE},
+            # allow_abbrev off: argparse would otherwise take `--trainer.max_epoch` as `max_epochs`.
+            parser_kwargs={"parser_mode": PARSER_MODE, "allow_abbrev": False},
             trainer_defaults={"logger": DEFAULT_LOGGER},
             seed_everything_default=0,
             # A resumed run (`--ckpt_path last`) logs into its own folder again: its config.yaml is rewritten.
@@ -107,6 +108,16 @@ class LatentProbeCLI(LightningCLI):
         if isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger"):
             if logger.init_args.get("name") is None:
                 logger.init_args.name = experiment_name(config)
+
+    def after_instantiate_classes(self) -> None:
+        """Fail fast, before anything is written: probe layer names, and a checkpoint that does not fit the model."""
+        if self.subcommand is None:
+            return
+        for probe in self._get(self.config_init, "probes", default=[]) or []:
+            probe.resolve(self.model)
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS:
+            check_checkpoint_fits(self.model, ckpt_path)
 
     def after_fit(self) -> None:
         """Write the run's HTML report and say where the run, its report and TensorBoard are."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -100,10 +101,20 @@ def resolve_argv_names(argv: Iterable[str]) -> list[str]:
             continue
         if key in ("--config", "-c"):
             resolve_config_names(load_config_file(value))
+        elif key == "--probes":
+            resolved = json.dumps(resolve_config_names({"probes": _load_option(key, value)})["probes"])
+            argv[at] = f"{key}={resolved}" if at == i else resolved
         elif key in component_options and not value.lstrip().startswith(("{", "[")) and not value.endswith((".yaml", ".yml")):
             resolved = resolve_name(component_options[key], value)
             argv[at] = f"{key}={resolved}" if at == i else resolved
     return argv
+
+
+def _load_option(key: str, value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(f"{key}: not a valid YAML/JSON value: {value!r}") from None
 
 
 def yaml_loader_resolving_names(text: str) -> Any:

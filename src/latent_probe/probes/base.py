@@ -108,13 +108,18 @@ class Probe(Callback):
         )
 
     # ----- Lightning hooks -----------------------------------------------------------------
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Resolve and validate the layers before any training step, so mistakes fail fast."""
+    def resolve(self, pl_module: pl.LightningModule) -> list[str]:
+        """Set ``self.layers`` from ``layers``, the model's ``probe_layers`` hint or the default; unknown paths raise."""
         patterns = self.layer_patterns
         if patterns is None:
             hints = getattr(pl_module, "probe_layers", None) or {}
             patterns = list(hints.get(self.name, hints.get(type(self).__name__, []))) or self.default_layers(pl_module)
         self.layers = resolve_layers(pl_module, patterns) if patterns else []
+        return self.layers
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Resolve and validate the layers before any training step, so mistakes fail fast."""
+        self.resolve(pl_module)
         self.check(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
