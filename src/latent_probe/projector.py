@@ -12,6 +12,7 @@ import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -19,16 +20,26 @@ from google.protobuf import text_format
 from PIL import Image
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
-from latent_probe.artifacts import write_bytes_atomic, write_text_atomic
+from latent_probe.artifacts import atomic_file, write_bytes_atomic, write_text_atomic
 
 CONFIG_NAME = "projector_config.pbtxt"
 SPRITE_LIMIT = 8192  # the projector refuses larger sprite images
 
 
+TSV_CHUNK_ROWS = 4096  # rows formatted at a time: bounds the text held in memory
+
+
+def write_tensors_tsv(handle: BinaryIO, embeddings: np.ndarray) -> None:
+    """Tab-separated rows, 7 significant digits, formatted by numpy in chunks and streamed to ``handle``."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    for start in range(0, len(embeddings), TSV_CHUNK_ROWS):
+        np.savetxt(handle, embeddings[start : start + TSV_CHUNK_ROWS], fmt="%.7g", delimiter="\t")
+
+
 def tensors_tsv(embeddings: np.ndarray) -> bytes:
-    """Tab-separated rows, 7 significant digits, formatted by numpy in C rather than per element."""
+    """The ``tensors.tsv`` text of ``embeddings`` as bytes (for small arrays and tests)."""
     buffer = io.BytesIO()
-    np.savetxt(buffer, np.asarray(embeddings, dtype=np.float32), fmt="%.7g", delimiter="\t")
+    write_tensors_tsv(buffer, embeddings)
     return buffer.getvalue()
 
 
@@ -75,7 +86,8 @@ def write_embedding(
     """Write one embedding's files under ``folder`` (relative to ``log_dir``) and merge it into the config."""
     log_dir, folder = Path(log_dir), Path(folder)
     target = log_dir / folder
-    write_bytes_atomic(target / "tensors.tsv", tensors_tsv(embeddings))
+    with atomic_file(target / "tensors.tsv") as handle:
+        write_tensors_tsv(handle, embeddings)
     entry = {"tensor_name": tensor_name, "tensor_path": (folder / "tensors.tsv").as_posix()}
     if metadata:
         write_bytes_atomic(target / "metadata.tsv", metadata_tsv(metadata))
