@@ -120,7 +120,8 @@ class LayerTransformRecorder(Probe):
         xs, ys = (torch.linspace(*limits, self.boundary_resolution) for limits in square_limits(inputs.flatten(1).numpy()))
         grid = torch.cartesian_prod(ys, xs).flip(1).reshape(-1, *inputs.shape[1:])  # x varies fastest
         with capture_outputs(pl_module, [last.name]) as records:
-            pl_module(grid.to(pl_module.device))
+            for chunk in grid.split(self.batch_size):
+                pl_module(chunk.to(pl_module.device))
         values = torch.cat(records[last.name]).reshape(len(ys), len(xs)).float().cpu().numpy()
         level = self.boundary_level
         if level is None:
