@@ -41,3 +41,9 @@ def test_moment_folder_layout(tmp_path):
     assert artifacts.moment_dir(tmp_path, "embedding_dumper", artifacts.epoch_moment(4)) == (
         tmp_path / "probes" / "embedding_dumper" / "epoch=0004"
     )
+
+
+def test_artifacts_get_the_usual_file_mode(tmp_path):
+    target = artifacts.write_bytes_atomic(tmp_path / "x.bin", b"1")
+    (tmp_path / "plain.bin").write_bytes(b"1")
+    assert target.stat().st_mode & 0o777 == (tmp_path / "plain.bin").stat().st_mode & 0o777

@@ -20,6 +20,9 @@ def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
 
 
 COMPLETE_MARKER = ".complete"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # what open() would have given a new file
 
 
 def is_complete(folder: str | Path) -> bool:
@@ -51,6 +54,7 @@ def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp's 0600 would hide artifacts from the user's group
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
