@@ -41,7 +41,7 @@ def node_map_grid(maps: np.ndarray, limit: float, title: str, image: np.ndarray 
     grid_h = grid_w * canvas.shape[0] / canvas.shape[1]
     panel_h = max(grid_h, 1.5)
     left = 0.2 + (1.5 if image is not None else 0.0)
-    size = (left + grid_w + 1.3, panel_h + 1.0)
+    size = (left + grid_w + 1.5, panel_h + 1.0)
     figure = new_figure(*size)
     figure.set_layout_engine("none")
 
@@ -56,7 +56,9 @@ def node_map_grid(maps: np.ndarray, limit: float, title: str, image: np.ndarray 
         y = (k // columns) * (height + gap) + gap - 0.5
         axes.text(x, y - 0.3, str(k), fontsize=font, va="bottom", ha="left", color="#333333")
     axes.set_axis_off()
-    figure.colorbar(shown, cax=place(left + grid_w + 0.25, 0.25, 0.15, panel_h), label=label)
+    bar = figure.colorbar(shown, cax=place(left + grid_w + 0.25, 0.25, 0.15, panel_h))
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     if image is not None:
         _draw_input(place(0.2, 0.25 + (panel_h - 1.2) / 2, 1.2, 1.2), image)
     figure.suptitle(title, fontsize=9, y=1 - 0.1 / size[1], va="top")
