@@ -58,3 +58,15 @@ def test_ddp_two_processes_equal_one(tmp_path):
         folder = latest_run(tmp_path, "digits") / "probes" / "linear_probe" / "probe"
         results.append(json.loads((folder / "metrics.json").read_text())["accuracy"])
     assert results[0] == pytest.approx(results[1], abs=1e-9)
+
+
+def test_wide_feature_maps_are_pooled_over_space():
+    import torch
+
+    from latent_probe.probes.linear import pooled_features
+
+    maps = torch.arange(2 * 8 * 6 * 6, dtype=torch.float32).reshape(2, 8, 6, 6)
+    assert pooled_features(maps, 10_000).shape == (2, 288)
+    pooled = pooled_features(maps, 72)  # 8 channels x 3 x 3
+    assert pooled.shape == (2, 72)
+    assert torch.allclose(pooled.reshape(2, 8, 3, 3)[0, 0, 0, 0], maps[0, 0, :2, :2].mean())

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from torch import nn
+from torch.nn import functional as F
 
-from latent_probe.errors import ConfigError
+from latent_probe.errors import ConfigError, check_range
 from latent_probe.linear_readout import readout_accuracy
 from latent_probe.probes.base import Probe, finite_only
 from latent_probe.probes.collect import collect_outputs
@@ -18,6 +20,15 @@ from latent_probe.registry import register_probe
 from latent_probe.viz.images import new_figure
 
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
+
+
+def pooled_features(outputs: torch.Tensor, max_features: int) -> torch.Tensor:
+    """``(N, features)``: flattened outputs, with ``(N, C, H, W)`` maps average-pooled over space if too wide."""
+    if outputs.dim() == 4 and outputs[0].numel() > max_features:
+        channels = outputs.shape[1]
+        side = max(1, int((max_features // channels) ** 0.5))
+        outputs = F.adaptive_avg_pool2d(outputs, min(side, outputs.shape[-1]))
+    return outputs.flatten(1)
 
 
 @dataclass
@@ -44,6 +55,9 @@ class LinearProbe(Probe):
     Args:
         fit_split: the split whose activations train the classifiers.
         method: ``auto`` (by size), ``sklearn`` or ``torch``.
+        max_features: feature maps ``(C, H, W)`` with more values per sample than this are average-pooled
+            over space first (to ``C x s x s``, the largest grid that fits), as is usual for conv layers;
+            ``metrics.json`` says which layers were pooled.
         split: the split the accuracy is measured on.
         max_samples: samples taken from each of the two splits.
         **kwargs: the shared options of ``Probe``.
@@ -53,6 +67,7 @@ class LinearProbe(Probe):
         self,
         fit_split: Literal["train", "val", "test"] = "train",
         method: Literal["auto", "sklearn", "torch"] = "auto",
+        max_features: int = 4096,
         split: str = "val",
         max_samples: int | None = 2000,
         **kwargs: Any,
@@ -60,7 +75,8 @@ class LinearProbe(Probe):
         super().__init__(split=split, max_samples=max_samples, **kwargs)
         if method not in ("auto", "sklearn", "torch"):
             raise ConfigError(f"method must be one of auto, sklearn, torch; got {method!r}")
-        self.fit_split, self.method = fit_split, method
+        check_range("max_features", max_features, minimum=1)
+        self.fit_split, self.method, self.max_features = fit_split, method, max_features
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
@@ -77,9 +93,9 @@ class LinearProbe(Probe):
         fit = collect_outputs(trainer, pl_module, self.layers, self.fit_split, self.max_samples, self.batch_size, self.seed)
         evaluation = self.collect(trainer, pl_module)
         return LayerData(
-            train={p: o.flatten(1).numpy() for p, o in fit.outputs.items()},
+            train={p: pooled_features(o, self.max_features).numpy() for p, o in fit.outputs.items()},
             train_label=fit.label.numpy(),
-            evaluation={p: o.flatten(1).numpy() for p, o in evaluation.outputs.items()},
+            evaluation={p: pooled_features(o, self.max_features).numpy() for p, o in evaluation.outputs.items()},
             evaluation_label=evaluation.label.numpy(),
         )
 
@@ -92,7 +108,8 @@ class LinearProbe(Probe):
                 result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed, self.method
             )
         self.history[out.when] = accuracy
-        out.json("metrics.json", {"accuracy": accuracy, "method": methods, "fit_split": self.fit_split,
+        features = {path: int(result.train[path].shape[1]) for path in self.layers}
+        out.json("metrics.json", {"accuracy": accuracy, "method": methods, "features": features, "fit_split": self.fit_split,
                                   "eval_split": self.split, "layers_in_order": self.layers, "history": self.history})
         out.scalars({f"{self.name}/{path}/accuracy": value for path, value in accuracy.items()})
         out.png("accuracy_vs_depth.png", self._depth_plot(accuracy, out.when), tag=f"{self.name}/accuracy_vs_depth")
