@@ -7,7 +7,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 # Above this many feature values scikit-learn's solver gets slow; a full-batch torch fit is used instead.
-SKLEARN_MAX_VALUES = 4_000_000
+SKLEARN_MAX_VALUES = 20_000_000
 
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:

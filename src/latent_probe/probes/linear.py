@@ -67,7 +67,7 @@ class LinearProbe(Probe):
         self,
         fit_split: Literal["train", "val", "test"] = "train",
         method: Literal["auto", "sklearn", "torch"] = "auto",
-        max_features: int = 4096,
+        max_features: int = 1024,
         split: str = "val",
         max_samples: int | None = 2000,
         **kwargs: Any,
