@@ -33,8 +33,11 @@ test-fast: install ## Run the tests not marked slow
 lint: install ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks
 
-bench: install ## Run every benchmark, results as JSON under benchmarks/results/
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b --json benchmarks/results/$$(basename $$b .py).json || exit 1; done
+BENCHMARKS := capture projector memory throughput mnist_loader influence fit_overhead
+
+bench: install ## Run every benchmark (installs the bench extra: Captum), results as JSON under benchmarks/results/
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev,bench]"
+	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py --json benchmarks/results/$$b.json || exit 1; done
 
 clean: ## Remove build outputs (keeps .venv and runs/)
 	rm -rf build dist src/*.egg-info .pytest_cache
