@@ -55,10 +55,12 @@ class ClassifierModule(StepModule):
         x, y = batch[0], batch[1]
         loss, predicted = self.loss_and_predictions(x, y)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=stage != "test", batch_size=len(x))
+        # sync_dist: under DDP, epoch metrics of val/test are averaged over ranks, not rank 0's shard alone.
+        sync = stage != "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=stage != "test", batch_size=len(x), sync_dist=sync)
         if stage != "train":
             accuracy = (predicted == y).float().mean()
-            self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=len(x))
+            self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=len(x), sync_dist=sync)
         return loss
 
 
@@ -90,7 +92,7 @@ class ReconstructionModule(StepModule):
         for name, value in losses.items():
             main = name == "loss"
             self.log(f"{stage}/{name}", value, on_step=main and stage == "train", on_epoch=True,
-                     prog_bar=main and stage != "test", batch_size=len(x))
+                     prog_bar=main and stage != "test", batch_size=len(x), sync_dist=stage != "train")
         return losses["loss"]
 
 
