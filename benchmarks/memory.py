@@ -10,11 +10,8 @@ their own settings, not with this array).
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from _harness import parse_args, summary, write_result
 

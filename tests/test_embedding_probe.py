@@ -100,4 +100,5 @@ def test_ddp_two_processes_equal_one(tmp_path):
     for key in one.files:
         np.testing.assert_allclose(one[key], two[key], atol=1e-5, err_msg=key)
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in dumps)
-    np.testing.assert_allclose(m1["layers"]["bottleneck"]["centroid_distances"], m2["layers"]["bottleneck"]["centroid_distances"], atol=1e-5)
+    distances = [m["layers"]["bottleneck"]["centroid_distances"] for m in (m1, m2)]
+    np.testing.assert_allclose(*distances, atol=1e-5)

@@ -1,8 +1,7 @@
 """The README's promise: the quickstart trains seed 003's ring to >= 99 % validation accuracy."""
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
 from conftest import CONFIGS, latest_run
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
 def test_quickstart_reaches_99_percent(run_cli, tmp_path):
