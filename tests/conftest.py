@@ -74,3 +74,41 @@ def latest_run(root: Path, experiment: str) -> Path:
     versions = sorted((root / "runs" / experiment).glob("version_*"), key=lambda p: int(p.name.split("_")[1]))
     assert versions, f"no run folder under {root / 'runs' / experiment}"
     return versions[-1]
+
+
+TESTS = Path(__file__).resolve().parent
+SUBPROCESS_ENV = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+TINY_FIT = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.enable_progress_bar=false"]
+
+
+def fit_checkpoint(cwd: Path, experiment: str, *args: str) -> str:
+    """Fit ``ARGS`` for a few batches in a subprocess (test models importable); returns its last.ckpt."""
+    done = run_subprocess("fit", *args, *TINY_FIT, cwd=cwd, env=SUBPROCESS_ENV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return str(latest_run(cwd, experiment) / "checkpoints" / "last.ckpt")
+
+
+def probe_on_one_and_two_processes(cwd: Path, experiment: str, *args: str) -> list[Path]:
+    """``latent-probe probe ARGS`` with 1, then 2 CPU DDP processes; returns each run's ``probes/`` folder."""
+    folders = []
+    for devices in (1, 2):
+        done = run_subprocess(
+            "probe", *args, "--trainer.accelerator=cpu", f"--trainer.devices={devices}", "--trainer.strategy=ddp",
+            "--trainer.enable_progress_bar=false", cwd=cwd, env=SUBPROCESS_ENV,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        folders.append(latest_run(cwd, experiment) / "probes")
+    return folders
+
+
+def assert_same_npz(first: Path, second: Path, atol: float = 1e-5) -> None:
+    """Two .npz files hold the same keys and (within ``atol``) the same arrays."""
+    import numpy as np
+
+    with np.load(first) as one, np.load(second) as two:
+        assert sorted(one.files) == sorted(two.files)
+        for key in one.files:
+            if one[key].dtype.kind in "US":
+                assert one[key].tolist() == two[key].tolist(), key
+            else:
+                np.testing.assert_allclose(one[key], two[key], atol=atol, err_msg=f"{first.parent.name}: {key}")

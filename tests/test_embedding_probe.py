@@ -1,16 +1,13 @@
 """The embedding dumper end to end through the real CLI, Trainer, TensorBoard writer and projector loader."""
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import latest_run, run_subprocess
+from conftest import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from test_projector import load_with_tensorboard
 
-TESTS = Path(__file__).resolve().parent
 DIGITS = ["--model", "probe_models.TinyDigitNet", "--data", "DigitsDataModule", "--experiment", "digits"]
 
 
@@ -80,25 +77,13 @@ def test_strict_probe_failure_stops_the_run(run_cli):
 
 @pytest.mark.slow
 def test_ddp_two_processes_equal_one(tmp_path):
-    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     probes = dumper("pictures=false", "max_samples=301")
-    shrink = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.enable_progress_bar=false"]
-    fit = run_subprocess("fit", *DIGITS, *probes, *shrink, cwd=tmp_path, env=env)
-    assert fit.returncode == 0, fit.stderr[-3000:]
-    checkpoint = latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt"
-    dumps = []
-    for devices in (1, 2):
-        done = run_subprocess(
-            "probe", *DIGITS, *probes, "--ckpt_path", str(checkpoint), "--trainer.accelerator=cpu",
-            f"--trainer.devices={devices}", "--trainer.strategy=ddp", "--trainer.enable_progress_bar=false",
-            cwd=tmp_path, env=env,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        dumps.append(latest_run(tmp_path, "digits") / "probes" / "embedding_dumper" / "probe")
-    one, two = (np.load(d / "embeddings.npz") for d in dumps)
-    assert len(one["index"]) == len(two["index"]) == 301 and len(set(two["index"].tolist())) == 301
-    for key in one.files:
-        np.testing.assert_allclose(one[key], two[key], atol=1e-5, err_msg=key)
-    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in dumps)
+    checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probes)
+    one, two = (f / "embedding_dumper" / "probe" for f in probe_on_one_and_two_processes(
+        tmp_path, "digits", *DIGITS, *probes, "--ckpt_path", checkpoint))
+    assert_same_npz(one / "embeddings.npz", two / "embeddings.npz")
+    with np.load(two / "embeddings.npz") as npz:
+        assert len(npz["index"]) == 301 and len(set(npz["index"].tolist())) == 301
+    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     distances = [m["layers"]["bottleneck"]["centroid_distances"] for m in (m1, m2)]
     np.testing.assert_allclose(*distances, atol=1e-5)

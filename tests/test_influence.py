@@ -1,13 +1,12 @@
 """The influence mapper: batched maps against the seed's per-pixel loop, the first-layer shortcut, the probe end to end."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, latest_run, run_subprocess
+from conftest import CONFIGS, assert_same_npz, latest_run, probe_on_one_and_two_processes
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -19,7 +18,6 @@ from latent_probe.probes.capture import capture_outputs
 from latent_probe.probes.influence import one_per_class
 from latent_probe.probes.pixel_influence import influence_maps
 
-TESTS = Path(__file__).resolve().parent
 LAYERS = ["act1", "act2", "fc3"]
 DIGIT_SHAPE = (1, 8, 8)
 
@@ -240,21 +238,7 @@ def test_pixel_space_check_raises_config_error():
 
 @pytest.mark.slow
 def test_ddp_two_processes_equal_one(tmp_path):
-    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     args = influence_args(write_weights(small_mlp(), tmp_path), n_images=3)
-    dumps = []
-    for devices in (1, 2):
-        done = run_subprocess(
-            "probe", *args, "--trainer.accelerator=cpu", f"--trainer.devices={devices}", "--trainer.strategy=ddp",
-            "--trainer.enable_progress_bar=false", cwd=tmp_path, env=env,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        dumps.append(latest_run(tmp_path, "influence") / "probes" / "influence_mapper" / "probe")
-    one, two = (np.load(d / "influence.npz") for d in dumps)
-    assert sorted(one.files) == sorted(two.files)
-    for key in one.files:
-        if key == "input_names":
-            assert one[key].tolist() == two[key].tolist()
-        else:
-            np.testing.assert_allclose(one[key], two[key], atol=1e-6, err_msg=key)
-    assert sorted(p.name for p in dumps[0].glob("*.png")) == sorted(p.name for p in dumps[1].glob("*.png"))
+    one, two = (f / "influence_mapper" / "probe" for f in probe_on_one_and_two_processes(tmp_path, "influence", *args))
+    assert_same_npz(one / "influence.npz", two / "influence.npz", atol=1e-6)
+    assert sorted(p.name for p in one.glob("*.png")) == sorted(p.name for p in two.glob("*.png"))

@@ -1,15 +1,13 @@
 """Layer-transform recorder: steps in forward order, 2-D views, GIF frames, the decision boundary, fits end to end."""
 
 import json
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import latest_run, run_subprocess
+from conftest import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -20,7 +18,6 @@ from latent_probe.models.deep_mlp import DeepMLP
 from latent_probe.probes.layer_transform import LayerTransformRecorder
 from latent_probe.viz.steps import Step, animation_frames, frame_schedule, view_2d
 
-TESTS = Path(__file__).resolve().parent
 MOONS = ["--model", "DeepMLP", "--data", "Toy2DDataModule", "--data.kind", "moons", "--experiment", "moons"]
 
 
@@ -144,29 +141,14 @@ def test_fit_writes_every_artifact_per_epoch(run_cli, tmp_path):
 
 @pytest.mark.slow
 def test_ddp_two_processes_equal_one(tmp_path):
-    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     probes = ["--probes", json.dumps([
         {"class_path": "LayerTransformRecorder", "init_args": {"max_samples": 301, "gif": False}},
         {"class_path": "FilterTiler", "init_args": {"layers": ["net.input_layer", "net.hidden_layer1"], "compose": True,
                                                    "image_shape": [1, 2]}},
     ])]
-    shrink = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.enable_progress_bar=false"]
-    fit = run_subprocess("fit", *MOONS, *probes, *shrink, cwd=tmp_path, env=env)
-    assert fit.returncode == 0, fit.stderr[-3000:]
-    checkpoint = latest_run(tmp_path, "moons") / "checkpoints" / "last.ckpt"
-    dumps = []
-    for devices in (1, 2):
-        done = run_subprocess(
-            "probe", *MOONS, *probes, "--ckpt_path", str(checkpoint), "--trainer.accelerator=cpu",
-            f"--trainer.devices={devices}", "--trainer.strategy=ddp", "--trainer.enable_progress_bar=false",
-            cwd=tmp_path, env=env,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        dumps.append(latest_run(tmp_path, "moons") / "probes")
+    checkpoint = fit_checkpoint(tmp_path, "moons", *MOONS, *probes)
+    one, two = probe_on_one_and_two_processes(tmp_path, "moons", *MOONS, *probes, "--ckpt_path", checkpoint)
     for probe, npz in (("layer_transform_recorder", "steps.npz"), ("filter_tiler", "filters.npz")):
-        one, two = (np.load(d / probe / "probe" / npz) for d in dumps)
-        assert set(one.files) == set(two.files)
-        for key in one.files:
-            np.testing.assert_allclose(one[key], two[key], atol=1e-5, err_msg=f"{probe}: {key}")
-    steps = np.load(dumps[1] / "layer_transform_recorder" / "probe" / "steps.npz")
+        assert_same_npz(one / probe / "probe" / npz, two / probe / "probe" / npz)
+    steps = np.load(two / "layer_transform_recorder" / "probe" / "steps.npz")
     assert len(steps["index"]) == 301 and len(set(steps["index"].tolist())) == 301

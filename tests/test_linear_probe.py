@@ -1,12 +1,11 @@
 """Linear classifier probes: the read-out itself, and the probe end to end (also on 2 processes)."""
 
 import json
-import os
 
 import numpy as np
 import pytest
-from conftest import latest_run, run_subprocess
-from test_embedding_probe import DIGITS, TESTS
+from conftest import fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from test_embedding_probe import DIGITS
 
 from latent_probe.linear_readout import readout_accuracy
 
@@ -45,19 +44,11 @@ def test_fit_writes_accuracy_per_activation_layer_and_epoch(run_cli, tmp_path):
 
 @pytest.mark.slow
 def test_ddp_two_processes_equal_one(tmp_path):
-    env = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    shrink = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--trainer.enable_progress_bar=false"]
-    assert run_subprocess("fit", *DIGITS, *linear_probe(), *shrink, cwd=tmp_path, env=env).returncode == 0
-    checkpoint = str(latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt")
-    results = []
-    for devices in (1, 2):
-        done = run_subprocess("probe", *DIGITS, *linear_probe(), "--ckpt_path", checkpoint, "--trainer.accelerator=cpu",
-                              f"--trainer.devices={devices}", "--trainer.strategy=ddp", "--trainer.enable_progress_bar=false",
-                              cwd=tmp_path, env=env)
-        assert done.returncode == 0, done.stderr[-3000:]
-        folder = latest_run(tmp_path, "digits") / "probes" / "linear_probe" / "probe"
-        results.append(json.loads((folder / "metrics.json").read_text())["accuracy"])
+    checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *linear_probe())
+    folders = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *linear_probe(), "--ckpt_path", checkpoint)
+    results = [json.loads((f / "linear_probe" / "probe" / "metrics.json").read_text())["accuracy"] for f in folders]
     assert results[0] == pytest.approx(results[1], abs=1e-9)
+
 
 
 def test_wide_feature_maps_are_pooled_over_space():

@@ -1,21 +1,19 @@
 """Interrupted runs: SIGKILL then `--ckpt_path last` equals an uninterrupted run; SIGTERM saves a checkpoint."""
 
 import json
-import os
 import signal
 
 import numpy as np
 import torch
-from conftest import CONFIGS, latest_run, run_subprocess
+from conftest import CONFIGS, SUBPROCESS_ENV, latest_run, run_subprocess
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_embedding_probe import TESTS
 from test_projector import load_with_tensorboard
 
 QUICK = ["--config", str(CONFIGS / "quickstart.yaml"), "--trainer.max_epochs=4", "--trainer.enable_progress_bar=false",
          "--data.init_args.n_samples=400"]
 DUMP = {"class_path": "EmbeddingDumper", "init_args": {"layers": ["net.hidden_act1"], "every_n_epochs": 1, "max_samples": 100,
                                                        "pictures": False, "metrics": False}}
-ENV = {"PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+ENV = SUBPROCESS_ENV
 
 
 def fit(cwd, *probes, extra=()):
