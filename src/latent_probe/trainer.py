@@ -33,8 +33,9 @@ class ProbeTrainer(pl.Trainer):
             raise ConfigError(f"no probes configured: add a `probes:` list to the config (available: {available})")
         if ckpt_path is not None:
             load_checkpoint_weights(model, ckpt_path)
-        # The probes run inside a validation loop with no batches, so that Lightning sets up the
-        # strategy, devices, logger and datamodule exactly as in a real run, on every rank.
+        # The probes fire at the end of a validation pass, so that Lightning sets up the strategy,
+        # devices, logger and datamodule exactly as in a real run, on every rank; the pass also logs
+        # the loaded weights' val metrics (limit it with --trainer.limit_val_batches).
         for probe in self.probes:
             probe.standalone = True
         self.validate(model, datamodule=datamodule, verbose=False)
