@@ -29,9 +29,13 @@ def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", type=Path, default=None, help="write the result object to this file")
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions of each variant")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (1: paired timings stay stable on a shared, loaded machine)")
     if extra:
         extra(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
 
 
 def summary(values: list[float]) -> dict:

@@ -108,12 +108,10 @@ def main() -> None:
 
     def options(parser) -> None:
         parser.add_argument("--images", type=int, default=100, help="images to map")
-        parser.add_argument("--threads", type=int, default=1, help="torch threads")
         parser.add_argument("--captum-repeat", type=int, default=3, help="rounds of ours against Captum (a minute each)")
         parser.set_defaults(repeat=10)
 
     args = parse_args(__doc__.splitlines()[0], options)
-    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = MLPClassifier().eval()
     arrays = dense_weights(model.linears)  # the seed's W1, b1, ... layout (x·W + b), float32
