@@ -1,0 +1,108 @@
+"""benchmarks/reproduce.py: its table rendering and figure helpers, and its metric readers on one tiny real toy run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))  # the script imports its neighbours (_harness, mnist_loader)
+
+import reproduce  # noqa: E402
+
+
+def toy_run(group: str, seed: int, val_acc: float) -> dict:
+    """A finished toy run's record as ``reproduce`` writes it."""
+    return {"group": group, "seed_article": "003", "config": "configs/toy_moons.yaml", "variant": ["--model.depth", "5"],
+            "seed": seed, "activation": None, "command": "latent-probe fit ...", "fit_s": 12.0, "test_s": 1.0,
+            "max_epochs": 20, "limit_train_batches": None, "metrics": {"val/acc": val_acc, "test/acc": val_acc}}
+
+
+def small_report(mode: str = "full") -> dict:
+    """A report with three seeds of one toy case, a VAE run with its latent figures and one failed run."""
+    runs = {f"moons_d5_w2_s{seed}": toy_run("moons_d5_w2", seed, acc) for seed, acc in enumerate((1.0, 0.975, 0.99))}
+    runs["vae"] = {**toy_run("vae", None, 0.0), "seed_article": "001", "config": "configs/vae.yaml", "variant": [],
+                   "metrics": {"test/loss": 101.5},
+                   "probe": {"nearest_centroid_share": [0.99] * 10, "nearest_centroid_share_mean": 0.99, "n_active_units": 11,
+                             "dim": 20, "max_centroid_distance": 12.31, "kmeans_raw_accuracy": 0.5}}
+    runs["sda"] = {"group": "sda", "config": "configs/sda.yaml", "variant": [], "command": "latent-probe fit ...", "error": "boom"}
+    return {"mode": mode, "env": {"cpu_count": 2}, "loadavg": {"start": [4.0], "end": [5.0]}, "total_wall_s": 60.0,
+            "data_root": "../shared/data/mnist10k", "runs": runs, "figures": reproduce.figures(runs), "images": {}}
+
+
+def test_figures_summarise_the_seeds_of_each_toy_case():
+    summary = small_report()["figures"]
+    assert set(summary) == {"moons_d5_w2"}
+    assert summary["moons_d5_w2"]["n"] == 3 and summary["moons_d5_w2"]["min"] == 0.975 and summary["moons_d5_w2"]["max"] == 1.0
+    assert np.isclose(summary["moons_d5_w2"]["mean"], (1.0 + 0.975 + 0.99) / 3)
+
+
+def test_render_markdown_puts_ours_beside_the_articles():
+    text = reproduce.render_markdown(small_report())
+    moons = next(line for line in text.splitlines() if line.startswith("| 003 | moons, depth 5"))
+    assert "| 100 % |" in moons and "val acc 98.8 % (97.5 %–100.0 %, 3 seeds)" in moons and "(seeds 0, 1, 2)" in moons
+    shares = next(line for line in text.splitlines() if "nearest-centroid share per digit" in line)
+    assert "99.0, 97.0, 91.3" in shares and "mean 99.0 %" in shares
+    assert "12.3 Euclidean (151.5 squared)" in text  # the largest centroid distance
+    assert "11 of 20" in text and "on MNIST) | 50.0 % |" in text
+    assert "| 000 | 2-unit bottleneck, relu | 100 % training accuracy in ~5 min | not run |" in text
+    assert "failed: boom" in text and "MNIST-10k split" in text and "QUICK" not in text
+
+
+def test_quick_reports_say_so():
+    text = reproduce.render_markdown(small_report("quick"))
+    assert "QUICK MODE" in text.splitlines()[0] and "at most 500 test images" in text
+
+
+def test_angle_share_is_one_for_points_on_one_ray_per_class():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 50)
+    radius = rng.uniform(0.5, 5.0, len(labels))
+    angles = labels * np.pi / 2 + rng.normal(0, 0.05, len(labels))
+    rays = np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
+    assert reproduce.angle_share(rays, labels) == 1.0
+    assert reproduce.angle_share(rng.normal(size=rays.shape), labels) < 0.6
+
+
+def test_latent_figures_read_the_dumper_metrics():
+    distances = [[0.0, 3.0], [3.0, 0.0]]
+    metrics = {"n_samples": 4, "layers": {"encoder.mean": {
+        "nearest_centroid_share": [1.0, 0.5], "nearest_centroid_share_mean": 0.75, "n_active_units": 2, "dim": 20,
+        "centroid_distances": distances}}, "raw_input_baseline": {"kmeans_accuracy": 0.7, "nearest_centroid_share_mean": 0.6}}
+    figures = reproduce.latent_figures(metrics)
+    assert figures["max_centroid_distance"] == 3.0 and figures["kmeans_raw_accuracy"] == 0.7 and figures["n_active_units"] == 2
+
+
+def test_quick_config_caps_every_probe_sample_count(tmp_path):
+    copy = reproduce.quick_config(REPO / "configs" / "bottleneck2d.yaml", tmp_path, max_samples=300)
+    probes = yaml.safe_load(copy.read_text())["probes"]
+    assert [p["init_args"]["max_samples"] for p in probes] == [300, 300]
+    assert copy.parent == tmp_path / "configs"
+
+
+def test_commands_show_the_offline_data_and_the_quick_overrides():
+    spec = next(s for s in reproduce.plan(quick=True) if s.name == "mlp_influence")
+    overrides = reproduce.run_overrides(spec, quick=True, data_root="../shared/data/mnist10k")
+    command = reproduce.command_line("fit", spec.config, overrides)
+    assert command.startswith("latent-probe fit --config configs/mlp_influence.yaml --data.root ../shared/data/mnist10k")
+    assert "--trainer.max_epochs 1" in command
+    assert len([s for s in reproduce.plan(quick=False) if s.group == "circles_d10_w3"]) == 3
+
+
+def test_train_and_test_read_back_a_tiny_real_toy_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = reproduce.RunSpec("moons_tiny", "003", "configs/toy_moons.yaml", ("--model.depth", "0"), group="moons_d0_w2", seed=1)
+    overrides = [*spec.overrides, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2"]
+    result = reproduce.train_and_test(spec, REPO / spec.config, overrides, tmp_path / "runs")
+    assert result["fit_dir"].parent == tmp_path / "runs" / "moons_tiny" and result["test_dir"] != result["fit_dir"]
+    assert {"val/acc", "val/loss", "test/acc", "test/loss"} <= set(result["metrics"])
+    assert all(0 <= result["metrics"][tag] <= 1 for tag in ("val/acc", "test/acc"))
+    assert result["max_epochs"] == 1 and result["limit_train_batches"] == 3 and result["fit_s"] > 0
+    copied = reproduce.copy_images({"quickstart": result["fit_dir"]}, tmp_path / "pictures")
+    assert list(copied) == ["003_quickstart_steps.png"]
+    with Image.open(tmp_path / "pictures" / "003_quickstart_steps.png") as image:
+        assert max(image.size) <= reproduce.IMAGE_MAX_SIDE
