@@ -35,6 +35,7 @@ from latent_probe.probes.capture import resolve_layers
 from latent_probe.probes.collect import Collected, collect_outputs
 from latent_probe.probes.gather import any_rank
 from latent_probe.probes.output import MomentWriter
+from latent_probe.registry import require_choice
 
 PROBE_MOMENT = "probe"  # the moment name of `latent-probe probe` runs
 NAMED_MOMENTS = ("fit_end", "test_end", "validate_end")
@@ -74,8 +75,7 @@ class Probe(Callback):
         check_range("batch_size", batch_size, minimum=1)
         if max_samples is not None:
             check_range("max_samples", max_samples, minimum=1)
-        if split not in ("train", "val", "test"):
-            raise ConfigError(f"split must be one of train, val, test; got {split!r}")
+        require_choice("split", split, ("train", "val", "test"))
         self.layer_patterns = list(layers) if layers is not None else None
         self.split, self.max_samples, self.every_n_epochs = split, max_samples, every_n_epochs
         self.moments, self.strict, self.batch_size, self.seed = list(moments), strict, batch_size, seed

@@ -16,7 +16,7 @@ from latent_probe.linear_readout import readout_accuracy
 from latent_probe.probes.base import Probe, finite_only
 from latent_probe.probes.collect import collect_outputs
 from latent_probe.probes.output import MomentWriter
-from latent_probe.registry import register_probe
+from latent_probe.registry import register_probe, require_choice
 from latent_probe.viz.images import new_figure
 
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
@@ -73,8 +73,7 @@ class LinearProbe(Probe):
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, max_samples=max_samples, **kwargs)
-        if method not in ("auto", "sklearn", "torch"):
-            raise ConfigError(f"method must be one of auto, sklearn, torch; got {method!r}")
+        require_choice("method", method, ("auto", "sklearn", "torch"))
         check_range("max_features", max_features, minimum=1)
         self.fit_split, self.method, self.max_features = fit_split, method, max_features
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
