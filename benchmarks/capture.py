@@ -17,27 +17,26 @@ from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch.utils.data import TensorDataset
 
 from latent_probe.models.bottleneck import BottleneckClassifier
-from latent_probe.probes.collect import collect_outputs, fetch_batch
-from latent_probe.probes.gather import select_indices
+from latent_probe.probing import DataSpec
+from latent_probe.probing.activations import sample_activations
+from latent_probe.probing.sharding import select_indices
 
 SAMPLES, BATCH = 2000, 256
 
 
-def fake_trainer(dataset: TensorDataset) -> SimpleNamespace:
-    """The few trainer attributes ``collect_outputs`` reads, for one CPU process."""
-    datamodule = SimpleNamespace(dataset=lambda split: dataset)
-    return SimpleNamespace(datamodule=datamodule, world_size=1, global_rank=0,
-                           strategy=SingleDeviceStrategy(device=torch.device("cpu")))
+def fake_trainer() -> SimpleNamespace:
+    """The few trainer attributes ``sample_activations`` reads, for one CPU process."""
+    return SimpleNamespace(world_size=1, global_rank=0, strategy=SingleDeviceStrategy(device=torch.device("cpu")))
 
 
 @torch.no_grad()
-def bare_pass(model: torch.nn.Module, dataset: TensorDataset) -> None:
+def bare_pass(model: torch.nn.Module, spec: DataSpec) -> None:
     """The same samples, batches and fetching, without hooks: what inference alone costs."""
     model.eval()
+    dataset = spec.dataset("test")
     indices = select_indices(len(dataset), SAMPLES).tolist()
     for start in range(0, len(indices), BATCH):
-        x, _ = fetch_batch(dataset, indices[start : start + BATCH])
-        model(x)
+        model(spec.fetch(dataset, indices[start : start + BATCH]).inputs)
 
 
 def main() -> None:
@@ -46,12 +45,12 @@ def main() -> None:
     torch.manual_seed(0)
     model = BottleneckClassifier()
     dataset = TensorDataset(torch.rand(SAMPLES, 1, 28, 28), torch.randint(0, 10, (SAMPLES,)))
-    trainer = fake_trainer(dataset)
+    trainer, spec = fake_trainer(), DataSpec(datasets=lambda split: dataset)
     leaves = [name for name, m in model.named_modules() if name and not list(m.children())]
     variants = {
-        "bare": lambda: bare_pass(model, dataset),
-        "capture": lambda: collect_outputs(trainer, model, ["bottleneck", "bottleneck_act"], "test", SAMPLES, BATCH),
-        "all_leaf_layers": lambda: collect_outputs(trainer, model, leaves, "test", SAMPLES, BATCH),
+        "bare": lambda: bare_pass(model, spec),
+        "capture": lambda: sample_activations(trainer, model, spec, ["bottleneck", "bottleneck_act"], "test", SAMPLES, BATCH),
+        "all_leaf_layers": lambda: sample_activations(trainer, model, spec, leaves, "test", SAMPLES, BATCH),
     }
     times = paired_times(variants, args.repeat)
     figures = {f"{name}_s": summary(values) for name, values in times.items()}

@@ -22,8 +22,8 @@ from _harness import paired_ratio, paired_times, parse_args, summary, write_resu
 
 from latent_probe.models import MLPClassifier
 from latent_probe.models.external_weights import dense_weights
-from latent_probe.probes.capture import capture_outputs
-from latent_probe.probes.pixel_influence import influence_maps
+from latent_probe.probes.influence.maps import influence_maps
+from latent_probe.probing import recorded_outputs as capture_outputs
 
 MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k"
 LAYERS = ["act1", "act2", "fc3"]  # the seed's z1, z2 and pre-softmax a3: 50 + 100 + 10 nodes

@@ -21,7 +21,7 @@ CHILD = """
 import json, resource, sys, tempfile
 import numpy as np
 from latent_probe.probes.embedding import EmbeddingDumper, EmbeddingResult
-from latent_probe.probes.output import MomentWriter
+from latent_probe.probing import MomentWriter
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 rows, dim = int(sys.argv[1]), int(sys.argv[2])
 activations = np.random.default_rng(0).standard_normal((rows, dim), dtype=np.float32)

@@ -16,7 +16,7 @@ import torch
 from _harness import paired_ratio, paired_times, parse_args, summary, write_result
 from torch.utils.tensorboard import SummaryWriter
 
-from latent_probe.projector import write_embedding
+from latent_probe.artifacts.projector import write_embedding
 
 ROWS, DIM = 8000, 512
 

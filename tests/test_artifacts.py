@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from latent_probe import artifacts
+from latent_probe.artifacts import files as artifacts
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
@@ -38,7 +38,10 @@ def test_npz_keys_keep_module_paths(tmp_path):
 
 
 def test_moment_folder_layout(tmp_path):
-    assert artifacts.moment_dir(tmp_path, "embedding_dumper", artifacts.epoch_moment(4)) == (
+    from latent_probe.artifacts.writer import moment_dir
+    from latent_probe.probing import epoch_moment
+
+    assert moment_dir(tmp_path, "embedding_dumper", epoch_moment(4)) == (
         tmp_path / "probes" / "embedding_dumper" / "epoch=0004"
     )
 

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from latent_probe.errors import ConfigError
-from latent_probe.probes.capture import capture_outputs, resolve_layers
+from latent_probe.probing import recorded_outputs as capture_outputs
+from latent_probe.probing import resolve_layers
 
 
 def make_net():

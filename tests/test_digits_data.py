@@ -34,7 +34,7 @@ def test_normalization_uses_training_pixels_and_inverts():
     assert raw.input_shape == (64,) and pixels.shape == (1257, 64) and pixels.min() == 0 and pixels.max() == 1
     train = normalized.dataset("train").tensors[0]
     assert abs(train.mean().item()) < 1e-4 and abs(train.std().item() - 1) < 1e-3
-    assert torch.allclose(normalized.to_pixels(train).flatten(1), pixels, atol=1e-5)
+    assert torch.allclose(normalized.data_spec().to_pixels(train).flatten(1), pixels, atol=1e-5)
 
 
 def test_sizes_must_leave_training_images():

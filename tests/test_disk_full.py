@@ -6,7 +6,7 @@ import json
 import torch
 from conftest import CONFIGS, latest_run
 
-from latent_probe import artifacts
+from latent_probe.artifacts import files as artifacts
 
 PROBES = json.dumps([{"class_path": "EmbeddingDumper", "init_args": {"layers": ["net.hidden_act1"], "max_samples": 50}}])
 

@@ -58,7 +58,9 @@ def test_unknown_layer_is_a_clean_error(run_cli):
     result = run_cli("fit", *DIGITS, "--probes", spec)
     assert result.code == 2 and "Traceback" not in result.err
     line = result.err.strip().splitlines()[-1]
-    assert line.startswith("latent-probe: error: layer 'bottlenek' not found in TinyDigitNet; module paths: bottleneck")
+    expected = "latent-probe: error: probe 'embedding_dumper': layer 'bottlenek' not found in TinyDigitNet; module paths: bottleneck"
+    assert line.startswith(expected)
+    assert "* crosses dots" in line and "re:" in line
 
 
 def test_failing_probe_warns_and_training_goes_on(run_cli, tmp_path):

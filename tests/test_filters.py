@@ -1,7 +1,6 @@
 """Filter tiler: tile layout and scaling, composed filters, setup checks, and fits writing the artifacts."""
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from torch import nn
 
 from latent_probe.errors import ConfigError
 from latent_probe.probes.filters import FilterTiler, composed_weight, select_units
+from latent_probe.probing import DataSpec, prepare_probes
 from latent_probe.viz.tiles import auto_zoom, tile_grid
 
 DIGITS = ["--model", "probe_models.TinyDigitNet", "--data", "DigitsDataModule", "--experiment", "digits"]
@@ -23,8 +23,7 @@ def tiler(**init_args) -> dict:
 
 
 def set_up(probe: FilterTiler, model: nn.Module, image_shape=(1, 2, 3)) -> FilterTiler:
-    trainer = SimpleNamespace(datamodule=SimpleNamespace(image_shape=image_shape))
-    probe.setup(trainer, model, "fit")
+    prepare_probes([probe], model, DataSpec(datasets=lambda split: [], image_shape=image_shape))
     return probe
 
 
@@ -97,7 +96,7 @@ def test_layers_that_do_not_fit_the_image_fail_at_setup():
         set_up(FilterTiler(layers=["1"]), model)
     with pytest.raises(ConfigError, match="do not form a chain"):
         set_up(FilterTiler(layers=["0", "1"], compose=True), nn.Sequential(nn.Linear(6, 4), nn.Linear(3, 2)))
-    with pytest.raises(ConfigError, match=r"image shape \(2,\) is not"):
+    with pytest.raises(ConfigError, match=r"image_shape must be \[C, H, W\] or \[H, W\] of positive integers, got \[2\]"):
         set_up(FilterTiler(), model, image_shape=(2,))
     assert set_up(FilterTiler(layers=["2"], image_shape=[2, 2]), model).tile_shape == (1, 2, 2), "init arg wins"
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from latent_probe.probes.gather import gather_rows, order_by_index, select_indices, shard
+from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard
 
 
 def test_select_indices_is_seeded_sorted_and_bounded():

@@ -13,10 +13,10 @@ from torch import nn
 
 from latent_probe.errors import ConfigError
 from latent_probe.models import MLPClassifier
-from latent_probe.probes.affine_shortcut import input_linear
-from latent_probe.probes.capture import capture_outputs
-from latent_probe.probes.influence import one_per_class
-from latent_probe.probes.pixel_influence import influence_maps
+from latent_probe.probes.influence.input_shortcut import input_linear
+from latent_probe.probes.influence.mapper import one_per_class
+from latent_probe.probes.influence.maps import influence_maps
+from latent_probe.probing import recorded_outputs as capture_outputs
 
 LAYERS = ["act1", "act2", "fc3"]
 DIGIT_SHAPE = (1, 8, 8)
@@ -226,14 +226,14 @@ def test_inputs_that_are_not_images_are_reported_at_setup(run_cli):
     spec = json.dumps([{"class_path": "InfluenceMapper", "init_args": {"layers": ["*"]}}])
     result = run_cli("fit", "--config", str(CONFIGS / "quickstart.yaml"), "--probes", spec)
     assert result.code == 2
-    assert "cannot tell the image shape of DeepMLP's inputs" in result.err and "HINT: set the probe's image_shape" in result.err
+    assert "needs the inputs' image shape" in result.err and "HINT: set data_spec.image_shape (or the probe's image_shape)" in result.err
 
 
-def test_pixel_space_check_raises_config_error():
-    from latent_probe.probes.pixel_space import pixel_space
+def test_image_shape_that_does_not_fit_the_inputs_raises_config_error():
+    from latent_probe.probing import DataSpec
 
     with pytest.raises(ConfigError, match="does not hold the model's 784 input values"):
-        pixel_space(type("Data", (), {"input_shape": (784,)})(), None, (1, 8, 8))
+        DataSpec(datasets=lambda split: [], input_shape=(784,)).require_image_shape("influence_mapper", (1, 8, 8))
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """Layer-transform recorder: steps in forward order, 2-D views, GIF frames, the decision boundary, fits end to end."""
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,13 +15,14 @@ from latent_probe.data.toy2d import Toy2DDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.models.deep_mlp import DeepMLP
 from latent_probe.probes.layer_transform import LayerTransformRecorder
+from latent_probe.probing import prepare_probes
 from latent_probe.viz.steps import Step, animation_frames, frame_schedule, view_2d
 
 MOONS = ["--model", "DeepMLP", "--data", "Toy2DDataModule", "--data.kind", "moons", "--experiment", "moons"]
 
 
 def set_up(probe: LayerTransformRecorder, model: nn.Module) -> LayerTransformRecorder:
-    probe.setup(SimpleNamespace(datamodule=Toy2DDataModule(n_samples=40)), model, "fit")
+    prepare_probes([probe], model, Toy2DDataModule(n_samples=40).data_spec())
     return probe
 
 
@@ -82,7 +82,7 @@ def test_modules_that_cannot_be_steps_fail_at_setup():
     unused = Chain(nn.Linear(2, 1))
     unused.extra = nn.Linear(2, 2)
     assert set_up(LayerTransformRecorder(), unused).layers == ["chain.0"], "unused modules are dropped when not named"
-    with pytest.raises(ConfigError, match="'extra' is not called by forward"):
+    with pytest.raises(ConfigError, match="'extra' is never called by the model's forward pass"):
         set_up(LayerTransformRecorder(layers=["chain.0", "extra"]), unused)
 
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import fit_checkpoint, latest_run, probe_on_one_and_two_processes
 from test_embedding_probe import DIGITS
 
-from latent_probe.linear_readout import readout_accuracy
+from latent_probe.analysis.linear_readout import readout_accuracy
 
 
 def blobs(n=400, dim=6, seed=0, separable=True):

@@ -26,7 +26,7 @@ def test_reads_idx_files_into_splits_with_shapes_and_names(fake_mnist):
     image, label = data.dataset("test")[3]
     assert image.shape == (1, 28, 28) and int(label) == 3
     reference = datasets.MNIST(str(fake_mnist), train=False)
-    assert torch.equal(data.to_pixels(image[None])[0, 0].mul(255).round().byte(), reference.data[3])
+    assert torch.equal(data.data_spec().to_pixels(image[None])[0, 0].mul(255).round().byte(), reference.data[3])
 
 
 def test_normalize_and_flatten(fake_mnist):

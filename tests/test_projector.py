@@ -7,7 +7,7 @@ from tensorboard.plugins import base_plugin
 from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
 from werkzeug.test import Client
 
-from latent_probe import projector
+from latent_probe.artifacts import projector
 
 
 class NoRuns:

@@ -1,4 +1,4 @@
-"""User-facing errors: one line, exit status 2, no traceback."""
+"""User-facing errors (one line, exit status 2, no traceback) and the value checks that raise them."""
 
 from __future__ import annotations
 
@@ -47,10 +47,20 @@ def describe_choice_error(kind: str, name: str, choices: Iterable[str], hint: st
     return f"{message}. HINT: {hint}" if hint else message
 
 
+def require_choice(kind: str, value: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise the one-line choice error."""
+    choices = list(choices)
+    if value not in choices:
+        raise UnknownNameError(kind, value, choices)
+    return value
+
+
 def check_range(
     name: str, value: float, minimum: float | None = None, maximum: float | None = None, positive: bool = False
 ) -> None:
     """Raise ``ConfigError`` naming ``name`` and the valid range when ``value`` lies outside it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
     bounds = []
     if positive:
         bounds.append(("> 0", value > 0))

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from latent_probe.errors import ConfigError, UnknownNameError
+from latent_probe.errors import ConfigError, UnknownNameError, require_choice
 
 T = TypeVar("T")
 
@@ -137,14 +137,6 @@ def load_plugins(force: bool = False) -> dict[str, str]:
             loaded()
         _loaded_plugins[entry_point.name] = entry_point.value
     return dict(_loaded_plugins)
-
-
-def require_choice(kind: str, value: str, choices: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``choices``, else raise the one-line choice error."""
-    choices = list(choices)
-    if value not in choices:
-        raise UnknownNameError(kind, value, choices)
-    return value
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The datamodule interface probes rely on: splits as datasets, plus image shape and class names."""
+"""The base of the registered datamodules: splits as datasets, seeded shuffling, and the probes' ``data_spec()``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from torch.utils.data import DataLoader, Dataset
 from latent_probe.data.in_memory import InMemoryDataset, keep_batch
 from latent_probe.data.sampler import EpochSeededRandomSampler
 from latent_probe.errors import UnknownNameError, check_range
+from latent_probe.probing.data_spec import DataSpec
 
 SPLITS = ("train", "val", "test")
 
 
 class ProbeableDataModule(pl.LightningDataModule):
-    """A LightningDataModule that also tells probes its splits, input shape and class names.
+    """A LightningDataModule that tells probes how to read it through ``data_spec()``.
 
     Subclasses fill ``self.splits`` (``{"train": Dataset, "val": ..., "test": ...}``) in ``setup``
     and set ``input_shape``, ``num_classes`` and ``class_names``. Items are ``(input, label)``.
@@ -41,6 +42,11 @@ class ProbeableDataModule(pl.LightningDataModule):
         if split not in self.splits:
             self.setup("fit" if split in ("train", "val") else "test")
         return self.splits[split]
+
+    def data_spec(self) -> DataSpec:
+        """How the probes read this data: ``(input, label)`` items, the input shape and the class names."""
+        return DataSpec(datasets=self.dataset, input_key=0, label_key=1, input_shape=tuple(self.input_shape) or None,
+                        class_names=tuple(self.class_names) or None, source=type(self).__name__)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)

@@ -10,6 +10,7 @@ import torch
 from latent_probe.data.base import ProbeableDataModule, split_indices
 from latent_probe.data.in_memory import InMemoryDataset
 from latent_probe.errors import ConfigError
+from latent_probe.probing.data_spec import DataSpec, Normalization
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,14 @@ class ImageDataModule(ProbeableDataModule):
             self.transform = PixelTransform(self.image_shape, mean, std, self.flatten)
         return self.transform
 
-    def to_pixels(self, inputs: torch.Tensor) -> torch.Tensor:
-        """A batch of this datamodule's inputs back to images ``(n, C, H, W)`` in [0, 1]."""
-        return self.transform.to_pixels(inputs)
+    def data_spec(self) -> DataSpec:
+        """The base spec plus the image shape and the normalisation (known once the splits are set up)."""
+        self.prepare_data()
+        self.dataset("train")
+        spec = super().data_spec()
+        spec.image_shape = tuple(self.image_shape)
+        spec.normalization = Normalization((float(self.transform.mean),), (float(self.transform.std),))
+        return spec
 
     def split_off(self, n: int, sizes: dict[str, int]) -> list[torch.Tensor]:
         """Seeded random index sets of the given sizes out of ``range(n)``, then the rest (for training)."""

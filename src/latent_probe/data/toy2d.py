@@ -1,4 +1,4 @@
-"""Seed 003's 2-D toy problems (interleaved moons, a ring around a disc) from scikit-learn."""
+"""The 2-D toy problems of the space-bending experiment (interleaved moons, a ring around a disc) from scikit-learn."""
 
 from __future__ import annotations
 

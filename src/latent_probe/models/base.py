@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
 
 from latent_probe.errors import ConfigError, check_range
+
+
+def example_input(in_features: int, batch: int = 2) -> torch.Tensor:
+    """An example batch for a model of ``in_features`` inputs: square grey images when the count is a square (28 x 28
+    for 784), else flat vectors. Lightning's model summary and the probes' tests read it as ``example_input_array``."""
+    side = math.isqrt(in_features)
+    return torch.zeros(batch, 1, side, side) if side * side == in_features and side > 1 else torch.zeros(batch, in_features)
 
 
 class StepModule(pl.LightningModule):

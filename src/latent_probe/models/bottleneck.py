@@ -1,8 +1,9 @@
-"""Seed 000's MNIST CNN with a 2-unit bottleneck just before the 10-way output."""
+"""The MNIST CNN with a 2-unit bottleneck just before the 10-way output: digits fan out on rays from the origin."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -35,7 +36,7 @@ def start_bottleneck_alive(bottleneck: nn.Linear, classifier: nn.Linear) -> None
 
     Why: with a random ``Linear(2, 10)`` read-out, the quickest loss drop at the start is to shrink both
     bottleneck units to 0 (uniform predictions), where ReLU units die for every input. Measured on the
-    MNIST-10k split (seed 0, Adam 3e-3, 4 epochs): PyTorch's default init 49 % validation accuracy, this init
+    MNIST-10k split (seed_everything 0, Adam 3e-3, 4 epochs): PyTorch's default init 49 % validation accuracy, this init
     85 % (79-86 % over seeds 0-2). A zero read-out first learns to use the 2-D code, then shapes it.
     """
     nn.init.constant_(bottleneck.bias, 0.1)
@@ -45,23 +46,29 @@ def start_bottleneck_alive(bottleneck: nn.Linear, classifier: nn.Linear) -> None
 
 @register_model()
 class BottleneckClassifier(LogitsClassifierModule):
-    """The Keras MNIST CNN with a 2-unit layer before the 10-way output (seed 000), trained with cross-entropy.
+    """The Keras MNIST CNN with a 2-unit layer before the 10-way output (digits on rays in 2-D), trained with cross-entropy.
 
     Module paths, in forward order: ``features.conv1``, ``features.act1``, ``features.conv2``,
     ``features.act2``, ``features.pool``, ``features.dropout1``, ``features.flatten``, ``features.fc``,
     ``features.fc_act``, ``features.dropout2``; then ``bottleneck`` (the ``Linear(hidden, 2)`` whose output
-    is the seed's "logit", ``dense_2``), ``bottleneck_act`` (its activation: the 2-D points the seed draws)
+    is the article's "logit", ``dense_2``), ``bottleneck_act`` (its activation: the 2-D points the seed draws)
     and ``classifier`` (``Linear(2, 10)``, the class logits). Inputs are ``(n, C, H, W)`` images or flat vectors.
 
     Args:
         activation: activation of the bottleneck: ``relu``, ``leaky_relu``, ``sigmoid``, ``tanh`` or ``identity``.
-        bottleneck_dim: units in the bottleneck (2 in the seed).
+        bottleneck_dim: units in the bottleneck (2 in the article).
         hidden: units of the fully connected layer before the bottleneck.
         num_classes: number of output classes.
         in_channels: channels of the input images.
         image_size: side of the square input images (28 for MNIST, 8 for scikit-learn's digits).
         lr: Adam learning rate (1e-3 reached ~60 % validation accuracy after 6 epochs on MNIST-10k, 3e-3 ~85 % after 4).
     """
+
+    # The layers each probe reads when a config names none: the module paths documented above.
+    probe_layers: ClassVar[dict[str, list[str]]] = {
+        "EmbeddingDumper": ["bottleneck", "bottleneck_act"], "InfluenceMapper": ["bottleneck", "classifier"],
+        "FilterTiler": ["features.conv1"], "LayerTransformRecorder": ["features.fc_act", "bottleneck", "bottleneck_act", "classifier"],
+    }
 
     def __init__(
         self,
@@ -81,6 +88,7 @@ class BottleneckClassifier(LogitsClassifierModule):
         check_range("in_channels", in_channels, minimum=1)
         check_range("image_size", image_size, minimum=6)  # two 3x3 convolutions and a 2x2 pooling must fit
         self.save_hyperparameters()
+        self.example_input_array = torch.zeros(2, in_channels, image_size, image_size)
         self.image_shape = (in_channels, image_size, image_size)
         self.features = keras_mnist_features(in_channels, image_size, hidden)
         self.bottleneck = nn.Linear(hidden, bottleneck_dim)

@@ -1,15 +1,17 @@
-"""Seed 002's denoising autoencoder: tied weights, sigmoid units, masking noise (the Theano tutorial's dA)."""
+"""A denoising autoencoder whose filters become sharp strokes with noise: tied weights, sigmoid units,
+masking noise (the Theano tutorial's dA)."""
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from latent_probe.errors import check_range
-from latent_probe.models.base import ReconstructionModule
+from latent_probe.models.base import ReconstructionModule, example_input
 from latent_probe.registry import register_model
 
 
@@ -42,7 +44,7 @@ def denoising_loss(
 
 @register_model()
 class DenoisingAutoencoder(ReconstructionModule):
-    """A denoising autoencoder with tied weights and sigmoid units, trained on masking noise (seed 002).
+    """A denoising autoencoder with tied weights and sigmoid units, trained on masking noise (the Deep Learning Tutorial's dA).
 
     Module paths: ``encoder`` (``Linear(in_features, hidden)``; ``encoder.weight`` has one row per hidden
     unit holding its incoming weights, i.e. one 28x28 filter per row), ``encoder_act`` (a ``Sigmoid``: the
@@ -52,11 +54,16 @@ class DenoisingAutoencoder(ReconstructionModule):
     ``test/loss`` are the cross-entropy of rebuilding the clean input from itself.
 
     Args:
-        hidden: hidden units (500 in the seed; 50 gives sharp filters with or without noise).
-        corruption: share of input values set to 0 during training (0.3 in the seed), in [0, 1].
+        hidden: hidden units (500 in the article; 50 gives sharp filters with or without noise).
+        corruption: share of input values set to 0 during training (0.3 in the article), in [0, 1].
         in_features: pixels per image (784 for MNIST).
         lr: Adam learning rate.
     """
+
+    # The layers each probe reads when a config names none: the module paths documented above.
+    probe_layers: ClassVar[dict[str, list[str]]] = {
+        "EmbeddingDumper": ["encoder_act"], "LinearProbe": ["encoder_act"], "InfluenceMapper": ["encoder_act"], "FilterTiler": ["encoder"],
+    }
 
     def __init__(self, hidden: int = 500, corruption: float = 0.3, in_features: int = 784, lr: float = 1e-3) -> None:
         super().__init__(lr=lr)
@@ -64,6 +71,7 @@ class DenoisingAutoencoder(ReconstructionModule):
         check_range("corruption", corruption, minimum=0, maximum=1)
         check_range("in_features", in_features, minimum=1)
         self.save_hyperparameters()
+        self.example_input_array = example_input(in_features)
         self.corruption = corruption
         self.encoder = nn.Linear(in_features, hidden)
         self.encoder_act = nn.Sigmoid()

@@ -1,15 +1,16 @@
-"""Seed 003's narrow deep tanh network for 2-D points."""
+"""A narrow deep tanh network for 2-D points: watching it bend space until a ring and a disc come apart."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from latent_probe.errors import check_range
-from latent_probe.models.base import ClassifierModule
+from latent_probe.models.base import ClassifierModule, example_input
 from latent_probe.registry import register_model
 
 
@@ -27,18 +28,23 @@ def orthogonal_init(module: nn.Module) -> None:
 
 @register_model()
 class DeepMLP(ClassifierModule):
-    """A stack of equal-width tanh layers with a 1-unit sigmoid output (seed 003), trained with BCE.
+    """A stack of equal-width tanh layers with a 1-unit sigmoid output (the space-bending experiment), trained with BCE.
 
     Module paths, in forward order (affine map and activation are separate modules, so hooks
     see both): ``net.input_layer``, ``net.input_act``, ``net.hidden_layer1``, ``net.hidden_act1``,
     ..., ``net.hidden_layer{depth}``, ``net.hidden_act{depth}``, ``net.output_layer``, ``net.output_act``.
 
     Args:
-        width: units in every hidden layer (2 in the seed; 3 lifts the disc out of the ring).
+        width: units in every hidden layer (2 in the article; 3 lifts the disc out of the ring).
         depth: number of hidden ``Linear(width, width)`` layers after the input layer.
         in_features: dimension of the input points.
         lr: Adam learning rate.
     """
+
+    # The layers each probe reads when a config names none: the module paths documented above.
+    probe_layers: ClassVar[dict[str, list[str]]] = {
+        "EmbeddingDumper": ["net.*_act*"], "LinearProbe": ["net.*_act*"],
+    }
 
     def __init__(self, width: int = 2, depth: int = 1, in_features: int = 2, lr: float = 1e-3) -> None:
         super().__init__(lr=lr)
@@ -46,6 +52,7 @@ class DeepMLP(ClassifierModule):
         check_range("depth", depth, minimum=0)
         check_range("in_features", in_features, minimum=1)
         self.save_hyperparameters()
+        self.example_input_array = example_input(in_features)
         layers: list[tuple[str, nn.Module]] = [("input_layer", nn.Linear(in_features, width)), ("input_act", nn.Tanh())]
         for i in range(1, depth + 1):
             layers += [(f"hidden_layer{i}", nn.Linear(width, width)), (f"hidden_act{i}", nn.Tanh())]

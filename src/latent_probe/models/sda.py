@@ -1,18 +1,20 @@
-"""Seed 002's stacked denoising autoencoder: greedy layer-wise pretraining, then supervised fine-tuning, in one fit."""
+"""A stacked denoising autoencoder (filters before and after fine-tuning): greedy layer-wise pretraining,
+then supervised fine-tuning, in one fit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
 
 from latent_probe.errors import ConfigError, check_range
-from latent_probe.models.base import LogitsClassifierModule
+from latent_probe.models.base import LogitsClassifierModule, example_input
 from latent_probe.models.dae import denoising_loss, sigmoid_layer_init
 from latent_probe.models.dense import check_sizes
-from latent_probe.phases import notify_phase_end
+from latent_probe.models.phases import notify_phase_end
 from latent_probe.registry import register_model
 
 
@@ -31,7 +33,7 @@ def per_layer_corruption(corruption: float | Sequence[float], layers: int) -> li
 
 @register_model()
 class StackedDenoisingAutoencoder(LogitsClassifierModule):
-    """Stacked denoising autoencoders pretrained layer by layer, then fine-tuned as a classifier (seed 002).
+    """Stacked denoising autoencoders pretrained layer by layer, then fine-tuned as a classifier (Deep Learning Tutorial).
 
     One ``fit`` runs both phases; the phase follows from ``current_epoch``. Epochs
     ``[k * pretrain_epochs, (k + 1) * pretrain_epochs)`` pretrain layer ``k`` as a tied-weight dA on the clean
@@ -39,7 +41,7 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
     whole stack and the softmax output with cross-entropy, without corruption. So set
     ``trainer.max_epochs = len(hidden_sizes) * pretrain_epochs + fine-tuning epochs``.
 
-    Phases announced through ``latent_probe.phases.notify_phase_end``, on every rank, after that epoch's
+    Phases announced through ``latent_probe.models.phases.notify_phase_end``, on every rank, after that epoch's
     validation: ``pretrain_layer{k}_end`` (k = 1, 2, ...) at the end of each layer's last pretraining epoch,
     then ``pretrain_end`` once, at the end of the last pretraining epoch; ``finetune_end`` when a fit that
     fine-tuned ends (probes may equally use ``fit_end``).
@@ -51,7 +53,7 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
     classifier's ``train/loss``, ``val/loss``, ``val/acc``, ``test/acc``.
 
     Args:
-        hidden_sizes: widths of the stacked layers (``[500, 500]`` in the seed; also ``[200, 50]``, ``[50, 50]``).
+        hidden_sizes: widths of the stacked layers (``[500, 500]`` in the article; also ``[200, 50]``, ``[50, 50]``).
         corruption: masking-noise level of each layer's pretraining: one value for all, or one per layer
             (the Theano tutorial uses 0.1, 0.2, 0.3 for its three layers).
         pretrain_epochs: pretraining epochs per layer (0: fine-tune only, nothing announced).
@@ -59,6 +61,11 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
         num_classes: number of output classes.
         lr: Adam learning rate, in both phases.
     """
+
+    # The layers each probe reads when a config names none: the module paths documented above.
+    probe_layers: ClassVar[dict[str, list[str]]] = {
+        "EmbeddingDumper": ["encoder_acts.*"], "InfluenceMapper": ["encoder_acts.0"], "FilterTiler": ["encoders.0"],
+    }
 
     def __init__(
         self,
@@ -76,6 +83,7 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
         check_range("in_features", in_features, minimum=1)
         check_range("num_classes", num_classes, minimum=2)
         self.save_hyperparameters()
+        self.example_input_array = example_input(in_features)
         self.pretrain_epochs = pretrain_epochs
         widths = [in_features, *hidden_sizes]
         self.encoders = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(widths, widths[1:]))

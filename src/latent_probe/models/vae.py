@@ -1,9 +1,10 @@
-"""Seed 001's variational autoencoder: MLP encoder and decoder, a Gaussian latent, a Bernoulli decoder."""
+"""The variational autoencoder whose latent means show class centroids: MLP encoder and decoder, a Gaussian latent, a Bernoulli decoder."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -11,7 +12,7 @@ from torch.nn import functional as F
 
 from latent_probe.errors import check_range
 from latent_probe.models.activations import check_activation
-from latent_probe.models.base import ReconstructionModule
+from latent_probe.models.base import ReconstructionModule, example_input
 from latent_probe.models.dense import check_sizes, dense_layers
 from latent_probe.registry import register_model
 
@@ -34,22 +35,28 @@ class GaussianEncoder(nn.Module):
 
 @register_model()
 class VAE(ReconstructionModule):
-    """A variational autoencoder with a ``latent_dim``-D Gaussian latent and a Bernoulli decoder (seed 001).
+    """A variational autoencoder with a ``latent_dim``-D Gaussian latent and a Bernoulli decoder (the latent-space centroid experiment).
 
     Module paths: ``encoder.hidden.fc1``, ``encoder.hidden.act1``, ... then ``encoder.mean`` (a ``Linear``:
-    its output is the latent mean per image, what the seed's probes read) and ``encoder.logvar``;
+    its output is the latent mean per image, what the article's probes read) and ``encoder.logvar``;
     ``decoder.fc1``, ``decoder.act1``, ..., ``decoder.out`` (pixel logits) and ``decoder_act`` (a ``Sigmoid``:
     the reconstructed pixels). Inputs are images or flat vectors with pixels in [0, 1] (data
     ``normalize: false``); the loss per image is the summed pixel cross-entropy ``recon`` plus ``kl``,
     logged as ``train/loss``, ``train/recon``, ``train/kl``, ``val/...`` and ``test/...``.
 
     Args:
-        latent_dim: dimension of the latent space (20 in the seed; 2 gives the familiar 2-D class clusters).
+        latent_dim: dimension of the latent space (20 in the article; 2 gives the familiar 2-D class clusters).
         hidden_sizes: widths of the encoder's hidden layers; the decoder mirrors them.
         activation: activation of the hidden layers (``relu``, ``tanh``, ...).
         in_features: pixels per image (784 for MNIST).
         lr: Adam learning rate.
     """
+
+    # The layers each probe reads when a config names none: the module paths documented above.
+    probe_layers: ClassVar[dict[str, list[str]]] = {
+        "EmbeddingDumper": ["encoder.mean"], "LinearProbe": ["encoder.mean"],
+        "InfluenceMapper": ["encoder.mean"], "FilterTiler": ["encoder.hidden.fc1"],
+    }
 
     def __init__(
         self,
@@ -65,6 +72,7 @@ class VAE(ReconstructionModule):
         hidden_sizes = check_sizes("hidden_sizes", hidden_sizes)
         check_activation(activation)
         self.save_hyperparameters()
+        self.example_input_array = example_input(in_features)
         self.encoder = GaussianEncoder(in_features, hidden_sizes, latent_dim, activation)
         decoder_sizes = hidden_sizes[::-1]
         decoder_width = decoder_sizes[-1] if decoder_sizes else latent_dim

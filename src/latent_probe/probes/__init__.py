@@ -1,11 +1,12 @@
-"""Registered probes; importing this package registers them."""
+"""The catalogue of registered probes (one module or sub-package each); importing this package registers them."""
 
-from latent_probe.probes.base import Probe
 from latent_probe.probes.embedding import EmbeddingDumper
 from latent_probe.probes.filters import FilterTiler
 from latent_probe.probes.influence import InfluenceMapper
 from latent_probe.probes.layer_transform import LayerTransformRecorder
 from latent_probe.probes.linear import LinearProbe
+from latent_probe.probing import MomentWriter, Probe
 from latent_probe.registry import register_probe
 
-__all__ = ["EmbeddingDumper", "FilterTiler", "InfluenceMapper", "LayerTransformRecorder", "LinearProbe", "Probe", "register_probe"]
+__all__ = ["EmbeddingDumper", "FilterTiler", "InfluenceMapper", "LayerTransformRecorder", "LinearProbe", "MomentWriter", "Probe",
+           "register_probe"]

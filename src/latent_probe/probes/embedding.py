@@ -1,5 +1,6 @@
-"""Embedding dumper (seeds 000 and 001): layer outputs to NPZ and TensorBoard's projector, the
-thumbnail scatter, and latent-space metrics."""
+"""Embedding dumper: layer outputs to NPZ and TensorBoard's projector, every input drawn at its 2-D
+coordinates (digits fanning out on rays through a 2-unit bottleneck), and latent-space metrics
+(class centroids of a VAE's latent means, nearest-centroid shares, active units)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from latent_probe.artifacts import safe_name
+from latent_probe.analysis.latent_metrics import baseline_report, latent_report
+from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_range
-from latent_probe.latent_metrics import baseline_report, latent_report
-from latent_probe.probes.base import Probe, finite_only
-from latent_probe.probes.capture import module_paths
-from latent_probe.probes.output import MomentWriter
-from latent_probe.projector import write_embedding
+from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
 from latent_probe.registry import register_probe
 from latent_probe.viz.scatter import class_scatter, heatmap, project_2d, thumbnail_scatter
 
@@ -26,10 +24,10 @@ class EmbeddingResult:
     """Gathered embeddings of one moment, in dataset-index order."""
 
     index: np.ndarray
-    label: np.ndarray
+    label: np.ndarray | None
     embeddings: dict[str, np.ndarray]
     images: torch.Tensor | None
-    inputs: np.ndarray
+    inputs: np.ndarray | None
     class_names: list[str]
 
 
@@ -37,13 +35,13 @@ class EmbeddingResult:
 class EmbeddingDumper(Probe):
     """Dump chosen layers' outputs: embeddings.npz, TensorBoard projector with sprites, 2-D pictures, latent metrics.
 
-    For each layer (key = module path): ``embeddings.npz`` holds ``index``, ``label`` and one
-    ``(n, dim)`` array per layer. The projector shows every layer with class-name metadata and
-    image sprites. 2-D layers (or the first two principal components) are drawn as a class-coloured
-    scatter and as seed 000's picture of every input thumbnail at its coordinates. ``metrics.json``
-    holds seed 001's numbers: class centroids, their distance matrix (also a heatmap),
-    nearest-centroid share per class, active units, and the same share plus k-means accuracy on the
-    raw inputs as a baseline.
+    For each layer (key = layer name): ``embeddings.npz`` holds ``index``, ``label`` (when the data has
+    labels) and one ``(n, dim)`` array per layer. The projector shows every layer with class-name
+    metadata and image sprites. 2-D layers (or the first two principal components) are drawn as a
+    class-coloured scatter and as a picture of every input thumbnail at its coordinates (how a 2-unit
+    bottleneck fans the digits out on rays). ``metrics.json`` holds latent-space numbers (they need
+    labels): class centroids, their distance matrix (also a heatmap), nearest-centroid share per
+    class, active units, and the same share plus k-means accuracy on the raw inputs as a baseline.
 
     Args:
         projector: write TensorBoard projector files.
@@ -73,7 +71,7 @@ class EmbeddingDumper(Probe):
         self.active_threshold, self.baseline = active_threshold, baseline
         self._baseline_cache: dict | None = None
 
-    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
         """The dumper needs at least one layer."""
         if not self.layers:
             paths = ", ".join(module_paths(pl_module)[:30])
@@ -81,56 +79,53 @@ class EmbeddingDumper(Probe):
 
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> EmbeddingResult:
         """Gather every layer's flattened outputs and the inputs on the probe's samples."""
-        collected = self.collect(trainer, pl_module, keep_inputs=True)
-        datamodule = trainer.datamodule
-        labels = collected.label.numpy()
-        names = list(getattr(datamodule, "class_names", None) or [str(c) for c in range(int(labels.max()) + 1)])
+        sample = self.activations(trainer, pl_module, keep_inputs=True)
         return EmbeddingResult(
-            index=collected.index.numpy(),
-            label=labels,
-            embeddings={path: out.flatten(1).numpy() for path, out in collected.outputs.items()},
-            images=as_images(collected.inputs, datamodule),
-            inputs=collected.inputs.flatten(1).numpy(),
-            class_names=names,
+            index=sample.index.numpy(),
+            label=None if sample.label is None else sample.label.numpy(),
+            embeddings={layer: out.flatten(1).numpy() for layer, out in sample.outputs.items()},
+            images=self.spec.to_pixels(sample.inputs),
+            inputs=None if sample.inputs is None else sample.inputs.flatten(1).numpy(),
+            class_names=self.spec.names_for(sample.label),
         )
 
     def write(self, result: EmbeddingResult, out: MomentWriter) -> None:
         """NPZ, projector files, pictures and metrics for every layer."""
-        out.npz("embeddings.npz", {"index": result.index, "label": result.label, **result.embeddings})
+        labels = {} if result.label is None else {"label": result.label}
+        out.npz("embeddings.npz", {"index": result.index, **labels, **result.embeddings})
         report: dict[str, Any] = {"split": self.split, "n_samples": len(result.index), "layers": {}}
-        finite = finite_only(result.embeddings, out.when, self.name)
+        finite = out.finite(result.embeddings)
         report["skipped_non_finite"] = sorted(set(result.embeddings) - set(finite))
-        for path, points in finite.items():
+        metrics = self.metrics and result.label is not None
+        for layer, points in finite.items():
             if self.projector:
-                self._write_projector(result, path, points, out)
+                self._write_projector(result, layer, points, out)
             if self.pictures and points.shape[1] >= 2:
-                self._draw(result, path, points, out)
-            if self.metrics:
-                report["layers"][path] = self._layer_metrics(result, path, points, out)
-        if self.metrics:
-            if self.baseline:
+                self._draw(result, layer, points, out)
+            if metrics:
+                report["layers"][layer] = self._layer_metrics(result, layer, points, out)
+        if metrics:
+            if self.baseline and result.inputs is not None:
                 report["raw_input_baseline"] = self._raw_baseline(result)
             out.json("metrics.json", report)
 
-    def _write_projector(self, result: EmbeddingResult, path: str, points: np.ndarray, out: MomentWriter) -> None:
-        folder = out.dir.relative_to(out.log_dir) / "projector" / safe_name(path)
-        metadata = {
-            "label": [result.class_names[c] for c in result.label],
-            "class": result.label.tolist(),
-            "index": result.index.tolist(),
-        }
-        images = result.images if self.sprites else None
-        write_embedding(out.log_dir, folder, f"{self.name}/{path}@{out.when}", points, metadata, images)
+    def _write_projector(self, result: EmbeddingResult, layer: str, points: np.ndarray, out: MomentWriter) -> None:
+        metadata: dict[str, list] = {"index": result.index.tolist()}
+        if result.label is not None:
+            metadata = {"label": [result.class_names[c] for c in result.label], "class": result.label.tolist(), **metadata}
+        out.embedding(layer, points, metadata, result.images if self.sprites else None)
 
-    def _draw(self, result: EmbeddingResult, path: str, points: np.ndarray, out: MomentWriter) -> None:
+    def _draw(self, result: EmbeddingResult, layer: str, points: np.ndarray, out: MomentWriter) -> None:
         flat, how = project_2d(points)
-        title = f"{path} @ {out.when}: {how}"
-        stem = safe_name(path)
-        out.png(f"{stem}_scatter.png", class_scatter(flat, result.label, result.class_names, title), tag=f"{self.name}/{path}/scatter")
+        title = f"{layer} @ {out.when}: {how}"
+        stem = safe_name(layer)
+        labels = result.label if result.label is not None else np.zeros(len(points), dtype=np.int64)
+        names = result.class_names if result.label is not None else ["all samples"]
+        out.png(f"{stem}_scatter.png", class_scatter(flat, labels, names, title), tag=f"{self.name}/{layer}/scatter")
         if result.images is not None:
             images = result.images[:, 0].numpy() if result.images.shape[1] == 1 else result.images.mean(1).numpy()
-            picture = thumbnail_scatter(flat, images, result.label, result.class_names, title)
-            out.png(f"{stem}_thumbnails.png", picture, tag=f"{self.name}/{path}/thumbnails")
+            picture = thumbnail_scatter(flat, images, labels, names, title)
+            out.png(f"{stem}_thumbnails.png", picture, tag=f"{self.name}/{layer}/thumbnails")
 
     def _layer_metrics(self, result: EmbeddingResult, path: str, points: np.ndarray, out: MomentWriter) -> dict:
         report = latent_report(points.astype(np.float64), result.label, self.active_threshold)
@@ -149,14 +144,3 @@ class EmbeddingDumper(Probe):
             self._baseline_cache = baseline_report(result.inputs.astype(np.float64), result.label, seed=self.seed)
         return self._baseline_cache
 
-
-def as_images(inputs: torch.Tensor | None, datamodule) -> torch.Tensor | None:
-    """Inputs as ``(N, C, H, W)`` images in [0, 1] when the data are images, else None."""
-    if inputs is None:
-        return None
-    shape = tuple(getattr(datamodule, "image_shape", None) or getattr(datamodule, "input_shape", None) or ())
-    if len(shape) != 3 or inputs[0].numel() != int(np.prod(shape)):
-        return None
-    images = inputs.reshape(len(inputs), *shape)
-    low, high = images.amin(dim=(1, 2, 3), keepdim=True), images.amax(dim=(1, 2, 3), keepdim=True)
-    return (images - low) / (high - low).clamp_min(1e-12)  # undo any normalisation for display

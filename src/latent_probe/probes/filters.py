@@ -1,4 +1,5 @@
-"""Filter tiler (seed 002): a layer's incoming weights, or a chain's product, tiled as images."""
+"""Filter tiler: a layer's incoming weights, or a stacked chain's product, tiled as images (the strokes a
+denoising autoencoder learns, and how they change from pretraining to fine-tuning)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from latent_probe.artifacts import safe_name
-from latent_probe.errors import ConfigError, check_range
-from latent_probe.probes.base import Probe, finite_only
-from latent_probe.probes.output import MomentWriter
-from latent_probe.registry import register_probe, require_choice
+from latent_probe.artifacts.files import safe_name
+from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_path
+from latent_probe.registry import register_probe
 from latent_probe.viz.tiles import SCALINGS, auto_zoom, tile_grid
 
 UNIT_ORDERS = ("first", "largest_norm")
@@ -35,7 +35,7 @@ class FilterTiler(Probe):
     """Tile the incoming weights of ``Linear``/``Conv2d`` units as images: PNG, TensorBoard image, ``filters.npz``.
 
     Each unit's weights are reshaped to the input image shape (a ``Conv2d`` layer's kernels are drawn as
-    they are), like seed 002's ``tile_raster_images``: 10 tiles a row, 1 px apart. With ``compose`` the
+    they are), like the Deep Learning Tutorial's ``tile_raster_images``: 10 tiles a row, 1 px apart. With ``compose`` the
     chosen layers are one chain from the input and its product ``W_k ... W_2 W_1`` is drawn instead: one
     tile per unit of the last layer (the SdA's stacked encoders). Reads weights only, no data.
     ``filters.npz`` holds, per picture (key = module path, or the chain's paths joined by ``*``), the raw
@@ -47,7 +47,7 @@ class FilterTiler(Probe):
             else its ``input_shape``.
         max_tiles: draw at most this many units.
         units: which units: the ``first`` ones, or those with the ``largest_norm`` (largest first).
-        scaling: ``per_tile`` (each tile to [0, 1], the seed's way) or ``symmetric`` (one range for all
+        scaling: ``per_tile`` (each tile to [0, 1], the article's way) or ``symmetric`` (one range for all
             tiles with 0 at mid-grey, so signs compare across tiles).
         tiles_per_row: tiles in one row of the picture.
         spacing: pixels between tiles.
@@ -80,14 +80,18 @@ class FilterTiler(Probe):
         self.requested_shape = tuple(image_shape) if image_shape is not None else None
         self.tile_shape: tuple[int, int, int] | None = None
 
+    reads_activations = False  # weights only: no data, no setup forward pass
+
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
         """The model's first ``Linear`` or ``Conv2d`` layer (its filters look at the input)."""
         return next(([path] for path, module in pl_module.named_modules() if isinstance(module, TILEABLE)), [])
 
-    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
         """Every chosen layer must be tileable: the right type, and weights that fit the image shape."""
         if not self.layers:
             raise ConfigError(f"FilterTiler found no Linear or Conv2d layer in {type(pl_module).__name__}. HINT: set `layers`")
+        if any(module_path(layer) != layer for layer in self.layers):
+            raise ConfigError(f"FilterTiler reads weights, not outputs: name modules without a [part], got {self.layers}")
         modules = dict(pl_module.named_modules())
         for path in self.layers:
             if not isinstance(modules[path], TILEABLE):
@@ -99,7 +103,7 @@ class FilterTiler(Probe):
             if weight.dim() == 4:
                 check_kernels(path, weight)
             elif not self.compose or path == self.layers[0]:
-                self._check_fits_image(path, weight, trainer)
+                self._check_fits_image(path, weight, spec)
 
     def _check_chain(self, weights: list[torch.Tensor]) -> None:
         if any(w.dim() != 2 for w in weights):
@@ -111,8 +115,8 @@ class FilterTiler(Probe):
                     f"(weight {tuple(weights[i].shape)}) do not form a chain. HINT: list consecutive layers from the input"
                 )
 
-    def _check_fits_image(self, path: str, weight: torch.Tensor, trainer: pl.Trainer) -> None:
-        self.tile_shape = self.tile_shape or image_shape_of(self.requested_shape, trainer.datamodule)
+    def _check_fits_image(self, path: str, weight: torch.Tensor, spec: DataSpec) -> None:
+        self.tile_shape = self.tile_shape or tile_shape_of(spec, self.requested_shape, self.name)
         if weight.shape[1] != math.prod(self.tile_shape):
             raise ConfigError(
                 f"FilterTiler: layer {path!r} has weight shape {tuple(weight.shape)}, whose rows of {weight.shape[1]} "
@@ -137,7 +141,7 @@ class FilterTiler(Probe):
         """One PNG (and TensorBoard image) per picture, and every picture's raw tiles in ``filters.npz``."""
         arrays = {key: tiles.weights.numpy() for key, tiles in result.items()}
         out.npz("filters.npz", {**arrays, **{f"units:{key}": tiles.units.numpy() for key, tiles in result.items()}})
-        for key in finite_only(arrays, out.when, self.name):
+        for key in out.finite(arrays):
             weights = result[key].weights
             zoom = self.zoom or auto_zoom(*weights.shape[-2:])
             image = tile_grid(weights, self.tiles_per_row, self.spacing, self.scaling, zoom)
@@ -147,7 +151,7 @@ class FilterTiler(Probe):
 def composed_weight(weights: list[torch.Tensor]) -> torch.Tensor:
     """``W_k @ ... @ W_2 @ W_1`` of a chain of ``(out, in)`` weights: one row per last-layer unit, over the inputs.
 
-    This is seed 002's ``W1 * W2 * W3`` (Theano stores the transposes): each row is what the last
+    This is the stacked-autoencoder article's ``W1 * W2 * W3`` (Theano stores the transposes): each row is what the last
     layer's unit would respond to if the layers were linear.
     """
     product = weights[0]
@@ -172,14 +176,10 @@ def check_kernels(path: str, weight: torch.Tensor) -> None:
         )
 
 
-def image_shape_of(requested: tuple[int, ...] | None, datamodule) -> tuple[int, int, int]:
-    """``(C, H, W)`` of one tile: ``requested``, else the datamodule's ``image_shape``, else its ``input_shape``."""
-    shape = requested or tuple(getattr(datamodule, "image_shape", None) or getattr(datamodule, "input_shape", None) or ())
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or shape[0] not in (1, 3) or min(shape) < 1:
-        raise ConfigError(
-            f"FilterTiler: image shape {shape or 'unknown'} is not (C, H, W) with 1 or 3 channels, nor (H, W). "
-            "HINT: set `image_shape`, e.g. [1, 28, 28]"
-        )
-    return tuple(int(n) for n in shape)
+def tile_shape_of(spec: DataSpec, requested: Sequence[int] | None, probe: str) -> tuple[int, int, int]:
+    """``(C, H, W)`` of one tile: ``requested``, else the data's image shape; 1 (grey) or 3 (colour) channels."""
+    shape = spec.require_image_shape(probe, requested)
+    if shape[0] not in (1, 3):
+        raise ConfigError(f"FilterTiler: image shape {list(shape)} has {shape[0]} channels; tiles are grey (1) or colour (3). "
+                          "HINT: set `image_shape`")
+    return shape

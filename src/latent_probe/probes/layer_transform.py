@@ -1,9 +1,9 @@
-"""Layer-transform recorder (seed 003): the data points after every affine map and activation, in forward order."""
+"""Layer-transform recorder: the data points after every affine map and activation, in forward order (how a
+narrow tanh network bends 2-D space until the classes come apart)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -12,10 +12,7 @@ import torch
 from torch import nn
 
 from latent_probe.errors import ConfigError, check_range
-from latent_probe.probes.base import Probe, finite_only
-from latent_probe.probes.capture import capture_outputs
-from latent_probe.probes.collect import fetch_batch, split_dataset
-from latent_probe.probes.output import MomentWriter
+from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_path, recorded_outputs
 from latent_probe.registry import register_probe
 from latent_probe.viz.steps import Boundary, Step, animation_frames, square_limits, steps_figure
 
@@ -41,7 +38,7 @@ class LayerTransformRecorder(Probe):
     at setup, so registration order does not matter), or the modules named in ``layers``.
     Writes ``steps.png`` (one panel per step: 2-D as is, 3-D as a 3-D view, wider by PCA, said on
     the panel; for a 2-D input and a 1-D output also the decision boundary), ``steps_xy.png`` (the
-    same as the GIF sees it: 3-D steps projected on x-y, as in the seed) when a step is 3-D,
+    same as the GIF sees it: 3-D steps projected on x-y, as in the article) when a step is 3-D,
     ``steps.gif`` (the points moving smoothly from step to step on fixed, equal axes) and
     ``steps.npz`` (``input``, ``label``, ``index`` and one ``(n, dim)`` array per module path).
     With ``every_n_epochs`` the same pictures per epoch show what training does.
@@ -56,6 +53,8 @@ class LayerTransformRecorder(Probe):
             ``Sigmoid`` and 0 otherwise (logits, ``Tanh``).
         **kwargs: the shared options of ``Probe`` (``layers``, ``split``, ``max_samples``, cadence, ...).
     """
+
+    skip_unreadable_defaults = False  # a step left out would misrepresent the path of the points
 
     def __init__(
         self,
@@ -80,37 +79,23 @@ class LayerTransformRecorder(Probe):
         """Every leaf module (those the forward pass does not call are dropped at setup)."""
         return leaf_paths(pl_module)
 
-    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Order the layers by one forward pass; each must be called exactly once and give one row per sample."""
-        dataset = split_dataset(trainer, self.split)
-        inputs, _ = fetch_batch(dataset, list(range(min(2, len(dataset)))))
-        calls = forward_calls(pl_module, inputs.to(pl_module.device), self.layers)
-        problems = call_problems(calls, len(inputs), explicit=self.layer_patterns is not None)
-        if problems:
-            raise ConfigError(
-                f"LayerTransformRecorder cannot record {type(pl_module).__name__}: {'; '.join(problems)}. HINT: a step "
-                "must be a module called once per forward pass (give each activation its own module), or set `layers`"
-            )
-        self.layers = [path for path, shapes in calls.items() if shapes]
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+        """Steps in the order the setup forward pass called them; each must be called once and give one row per sample."""
         if not self.layers:
-            raise ConfigError(f"LayerTransformRecorder found no module called by {type(pl_module).__name__}.forward")
+            raise ConfigError(f"LayerTransformRecorder found no module called by {type(pl_module).__name__}.forward; set `layers`")
+        self.layers = run.called_in_order(self.layers) if run is not None else self.layers
         modules = dict(pl_module.named_modules())
-        self.kinds = {path: type(modules[path]).__name__ for path in self.layers}
+        self.kinds = {layer: type(modules[module_path(layer)]).__name__ for layer in self.layers}
 
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> TransformResult:
         """Every step's points on the probe's samples (gathered by index), and the decision boundary if drawable."""
-        collected = self.collect(trainer, pl_module, keep_inputs=True)
-        labels = collected.label.numpy()
-        names = getattr(trainer.datamodule, "class_names", None) or [str(c) for c in range(int(labels.max()) + 1)]
-        steps = [Step(INPUT, "", collected.inputs.flatten(1).numpy())]
-        steps += [Step(path, self.kinds[path], collected.outputs[path].flatten(1).numpy()) for path in self.layers]
-        return TransformResult(
-            index=collected.index.numpy(),
-            label=labels,
-            steps=steps,
-            class_names=[str(n) for n in names],
-            boundary=self._boundary(pl_module, collected.inputs, steps[-1]),
-        )
+        sample = self.activations(trainer, pl_module, keep_inputs=True)
+        labels = sample.label.numpy() if sample.label is not None else np.zeros(len(sample), dtype=np.int64)
+        names = self.spec.names_for(sample.label) if sample.label is not None else ["all samples"]
+        steps = [] if sample.inputs is None else [Step(INPUT, "", sample.inputs.flatten(1).numpy())]
+        steps += [Step(layer, self.kinds[layer], sample.outputs[layer].flatten(1).numpy()) for layer in self.layers]
+        boundary = None if sample.inputs is None else self._boundary(pl_module, sample.inputs, steps[-1])
+        return TransformResult(index=sample.index.numpy(), label=labels, steps=steps, class_names=names, boundary=boundary)
 
     @torch.no_grad()
     def _boundary(self, pl_module: pl.LightningModule, inputs: torch.Tensor, last: Step) -> Boundary | None:
@@ -119,9 +104,9 @@ class LayerTransformRecorder(Probe):
         # The grid covers the input panel's square limits, so the coloured regions fill the panel.
         xs, ys = (torch.linspace(*limits, self.boundary_resolution) for limits in square_limits(inputs.flatten(1).numpy()))
         grid = torch.cartesian_prod(ys, xs).flip(1).reshape(-1, *inputs.shape[1:])  # x varies fastest
-        with capture_outputs(pl_module, [last.name]) as records:
+        with recorded_outputs(pl_module, [last.name]) as records:
             for chunk in grid.split(self.batch_size):
-                pl_module(chunk.to(pl_module.device))
+                self.spec.call(pl_module, chunk.to(pl_module.device))
         values = torch.cat(records[last.name]).reshape(len(ys), len(xs)).float().cpu().numpy()
         level = self.boundary_level
         if level is None:
@@ -130,9 +115,9 @@ class LayerTransformRecorder(Probe):
 
     def write(self, result: TransformResult, out: MomentWriter) -> None:
         """``steps.npz``, the grid of panels (also to TensorBoard), the x-y grid for 3-D steps, and the GIF."""
-        arrays = {INPUT: result.steps[0].points, LABEL: result.label, INDEX: result.index}
-        out.npz("steps.npz", {**arrays, **{step.name: step.points for step in result.steps[1:]}})
-        finite = finite_only({step.name: step.points for step in result.steps}, out.when, self.name)
+        arrays = {LABEL: result.label, INDEX: result.index}
+        out.npz("steps.npz", {**arrays, **{step.name: step.points for step in result.steps}})
+        finite = out.finite({step.name: step.points for step in result.steps})
         steps = [step for step in result.steps if step.name in finite]
         boundary = result.boundary if result.boundary is not None and np.isfinite(result.boundary.values).all() else None
         title = f"{self.name} @ {out.when}: {self.split} split, {len(result.index)} points"
@@ -150,37 +135,3 @@ def leaf_paths(model: nn.Module) -> list[str]:
     """Paths of the modules with no submodules (the model's elementary steps), in registration order."""
     return [path for path, module in model.named_modules() if path and not any(True for _ in module.children())]
 
-
-@torch.no_grad()
-def forward_calls(model: nn.Module, inputs: torch.Tensor, paths: list[str]) -> dict[str, list[tuple[int, ...]]]:
-    """Run ``model(inputs)`` once (eval mode, modes restored): each path's output shapes, one per call.
-
-    Paths come in the order of their first call; those never called come last, with no shapes.
-    """
-    modules = dict(model.named_modules())
-    shapes: dict[str, list[tuple[int, ...]]] = {}
-    handles = [modules[path].register_forward_hook(partial(_note_call, shapes, path)) for path in paths]
-    try:
-        with capture_outputs(model, []):  # eval mode inside, every module's train/eval flag restored after
-            model(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {**shapes, **{path: [] for path in paths if path not in shapes}}
-
-
-def _note_call(shapes: dict[str, list[tuple[int, ...]]], path: str, module, inputs, output) -> None:
-    shapes.setdefault(path, []).append(tuple(output.shape) if isinstance(output, torch.Tensor) else ())
-
-
-def call_problems(calls: dict[str, list[tuple[int, ...]]], n_samples: int, explicit: bool) -> list[str]:
-    """Why some modules cannot be steps: called twice, no per-sample tensor, or (when named) never called."""
-    problems = []
-    for path, shapes in calls.items():
-        if len(shapes) > 1:
-            problems.append(f"{path!r} is called {len(shapes)} times")
-        elif shapes and (not shapes[0] or shapes[0][0] != n_samples):
-            problems.append(f"{path!r} gives no per-sample tensor (output shape {shapes[0]} for {n_samples} samples)")
-        elif not shapes and explicit:
-            problems.append(f"{path!r} is not called by forward")
-    return problems

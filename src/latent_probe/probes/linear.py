@@ -11,13 +11,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from latent_probe.errors import ConfigError, check_range
-from latent_probe.linear_readout import readout_accuracy
-from latent_probe.probes.base import Probe, finite_only
-from latent_probe.probes.collect import collect_outputs
-from latent_probe.probes.output import MomentWriter
-from latent_probe.registry import register_probe, require_choice
-from latent_probe.viz.images import new_figure
+from latent_probe.analysis.linear_readout import readout_accuracy
+from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe
+from latent_probe.registry import register_probe
+from latent_probe.viz.figure import new_figure
 
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
 
@@ -63,6 +61,8 @@ class LinearProbe(Probe):
         **kwargs: the shared options of ``Probe``.
     """
 
+    needs_labels = True
+
     def __init__(
         self,
         fit_split: Literal["train", "val", "test"] = "train",
@@ -73,6 +73,7 @@ class LinearProbe(Probe):
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, max_samples=max_samples, **kwargs)
+        require_choice("fit_split", fit_split, ("train", "val", "test"))
         require_choice("method", method, ("auto", "sklearn", "torch"))
         check_range("max_features", max_features, minimum=1)
         self.fit_split, self.method, self.max_features = fit_split, method, max_features
@@ -82,15 +83,27 @@ class LinearProbe(Probe):
         """Every activation module, in model order."""
         return [name for name, module in pl_module.named_modules() if isinstance(module, ACTIVATIONS)]
 
-    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def splits(self) -> list[str]:
+        """The split the classifiers are fitted on and the one they are scored on."""
+        return list(dict.fromkeys([self.fit_split, self.split]))
+
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
         """There must be layers to read."""
         if not self.layers:
             raise ConfigError(f"LinearProbe found no activation modules in {type(pl_module).__name__}; set `layers`")
 
+    def extra_state(self) -> dict[str, Any]:
+        """The accuracy history, so the plot over training goes on after a resume."""
+        return {"history": self.history}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore the accuracy history."""
+        self.history = dict(state.get("history", {}))
+
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> LayerData:
         """Gather the chosen layers' outputs on both splits (every rank)."""
-        fit = collect_outputs(trainer, pl_module, self.layers, self.fit_split, self.max_samples, self.batch_size, self.seed)
-        evaluation = self.collect(trainer, pl_module)
+        fit = self.activations(trainer, pl_module, split=self.fit_split)
+        evaluation = self.activations(trainer, pl_module)
         return LayerData(
             train={p: pooled_features(o, self.max_features).numpy() for p, o in fit.outputs.items()},
             train_label=fit.label.numpy(),
@@ -101,7 +114,7 @@ class LinearProbe(Probe):
     def write(self, result: LayerData, out: MomentWriter) -> None:
         """Fit one classifier per layer, then write metrics, scalars and plots."""
         accuracy, methods = {}, {}
-        usable = finite_only({p: result.train[p] for p in self.layers}, out.when, self.name)
+        usable = out.finite({p: result.train[p] for p in self.layers})
         for path in [p for p in self.layers if p in usable and np.isfinite(result.evaluation[p]).all()]:
             accuracy[path], methods[path] = readout_accuracy(
                 result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed, self.method

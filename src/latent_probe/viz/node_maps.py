@@ -10,9 +10,9 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
-from latent_probe.viz.images import new_figure
+from latent_probe.viz.figure import new_figure
 
-# Negative dark blue, zero mid-grey, positive light orange: brighter than grey is positive, as in seed 004.
+# Negative dark blue, zero mid-grey, positive light orange: brighter than grey is positive, as in the influence-map article.
 # The gaps between tiles are NaN, drawn white.
 DIVERGING_GREY = LinearSegmentedColormap.from_list(
     "diverging_grey", ["#08306b", "#3f7fc1", "#808080", "#ec9a3c", "#fff5c0"]
@@ -20,7 +20,7 @@ DIVERGING_GREY = LinearSegmentedColormap.from_list(
 
 
 def grid_columns(count: int) -> int:
-    """Tiles per row: 10 (seed 004's layout), more for large layers so the grid stays about square."""
+    """Tiles per row: 10 (the influence-map article's layout), more for large layers so the grid stays about square."""
     return max(1, min(count, max(10, math.ceil(math.sqrt(count)))))
 
 

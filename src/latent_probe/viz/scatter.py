@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from latent_probe.viz.images import new_figure
+from latent_probe.viz.figure import new_figure
 
 
 def class_colors(n_classes: int) -> np.ndarray:
@@ -42,7 +42,7 @@ def class_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[
 
 
 def thumbnail_canvas(points: np.ndarray, images: np.ndarray, labels: np.ndarray, n_classes: int, size: int = 1600) -> np.ndarray:
-    """Seed 000's picture: each ``(H, W)`` image in [0, 1] drawn, ink tinted by class, at its 2-D position.
+    """The bottleneck picture (digits on rays): each ``(H, W)`` image in [0, 1] drawn, ink tinted by class, at its 2-D position.
 
     Returns an ``(size, size, 3)`` float array; overlapping ink darkens (min-compositing), like ink on paper.
     """

@@ -1,4 +1,4 @@
-"""Points moving through a model's steps (seed 003): one panel per step, a grid of panels and a GIF."""
+"""Points moving through a model's steps (how a narrow network bends 2-D space): one panel per step, a grid of panels and a GIF."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from latent_probe.viz.images import new_figure
+from latent_probe.viz.figure import new_figure
 from latent_probe.viz.scatter import class_colors, project_2d
 
 PANEL_INCHES = 2.7

@@ -1,4 +1,4 @@
-"""Weights drawn as a raster of image tiles (seed 002's ``tile_raster_images``), laid out by torchvision."""
+"""Weights drawn as a raster of image tiles (the Deep Learning Tutorial's ``tile_raster_images``), laid out by torchvision."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def tile_grid(
 ) -> torch.Tensor:
     """``(N, C, H, W)`` weights (C = 1 or 3) as one ``(3, H', W')`` image in [0, 1], ``per_row`` tiles a row.
 
-    ``per_tile`` stretches each tile to [0, 1] on its own (the seed's way); ``symmetric`` maps
+    ``per_tile`` stretches each tile to [0, 1] on its own (the article's way); ``symmetric`` maps
     ``[-m, m]`` to [0, 1] with one ``m`` = the largest absolute weight shown, so 0 is mid-grey in
     every tile and tiles compare. Tiles are enlarged ``zoom`` times (nearest pixel) before spacing.
     """

@@ -10,15 +10,15 @@ class ActivationStats(Probe):
     """Mean, standard deviation and share of near-zero values of each chosen layer's outputs."""
 
     def compute(self, trainer, pl_module):
-        """Every rank: gather the layers' outputs on the probe's samples, then summarise them."""
-        collected = self.collect(trainer, pl_module)
+        """Every rank: the layers' outputs on the probe's samples (gathered from all ranks), summarised."""
+        sample = self.activations(trainer, pl_module)
         return {
-            path: {
+            layer: {
                 "mean": out.mean().item(),
                 "std": out.std().item(),
                 "near_zero_share": (out.abs() < 1e-3).float().mean().item(),
             }
-            for path, out in collected.outputs.items()
+            for layer, out in sample.outputs.items()
         }
 
     def write(self, result, out):

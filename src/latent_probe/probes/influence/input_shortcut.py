@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from latent_probe.probes.live_capture import live_outputs
+from latent_probe.probing import differentiable_outputs
 
 
 def input_linear(model: nn.Module, example: torch.Tensor, layers: Iterable[str]) -> str | None:
@@ -40,7 +40,7 @@ def _carries_input_alone(model: nn.Module, linear: nn.Linear, example: torch.Ten
 
     handle = linear.register_forward_pre_hook(cut)
     # Lightning runs probes under inference mode, where no autograd graph is recorded.
-    with torch.inference_mode(False), torch.enable_grad(), live_outputs(model, layers) as records:
+    with torch.inference_mode(False), torch.enable_grad(), differentiable_outputs(model, layers) as records:
         try:
             x = torch.randn(example[:1].shape, device=example.device, dtype=example.dtype, requires_grad=True)
             model(x)

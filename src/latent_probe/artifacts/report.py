@@ -1,9 +1,11 @@
-"""``latent-probe report RUN_DIR``: one self-contained HTML page of a run (config, metrics, every probe artifact)."""
+"""``latent-probe report RUN_DIR``: one self-contained HTML page of a run (config, metrics, every probe artifact).
+
+It imports no probe: what a probe folder holds is described by the moments' ``manifest.json``.
+"""
 
 from __future__ import annotations
 
 import html
-import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +13,9 @@ from typing import Any
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from latent_probe.artifacts import write_text_atomic
+from latent_probe.artifacts.files import write_text_atomic
+from latent_probe.artifacts.writer import MANIFEST_NAME, read_manifest
 from latent_probe.errors import ConfigError
-from latent_probe.probes.base import snake_case
-from latent_probe.registry import PROBES
 
 IMAGE_SUFFIXES = {".png", ".gif", ".jpg", ".jpeg", ".svg"}
 REPORT_NAME = "report.html"
@@ -25,6 +26,7 @@ class Moment:
     """One probe's artifacts at one moment."""
 
     name: str
+    manifest: dict[str, Any] = field(default_factory=dict)
     images: list[Path] = field(default_factory=list)
     tables: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
@@ -38,20 +40,16 @@ def final_scalars(run_dir: Path) -> dict[str, float]:
     return {tag: events.Scalars(tag)[-1].value for tag in tags}
 
 
-def probe_description(folder_name: str) -> str:
-    """The first paragraph of the docstring of the probe class whose folder this is."""
-    for name in PROBES.list():
-        cls = PROBES.resolve(name)
-        if snake_case(cls.__name__) == folder_name or name == folder_name:
-            return (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
-    return ""
+def probe_description(moments: list[Moment]) -> str:
+    """What the newest manifest of a probe folder says the probe shows (empty for runs without manifests)."""
+    return next((str(m.manifest.get("description", "")) for m in moments if m.manifest.get("description")), "")
 
 
 def read_moment(folder: Path) -> Moment:
     """Images, JSON tables and other files of one moment folder (projector files excluded)."""
-    moment = Moment(folder.name, mtime=folder.stat().st_mtime)
+    moment = Moment(folder.name, manifest=read_manifest(folder), mtime=folder.stat().st_mtime)
     for path in sorted(folder.iterdir()):
-        if path.is_dir() or path.name.startswith("."):
+        if path.is_dir() or path.name.startswith(".") or path.name == MANIFEST_NAME:
             continue
         if path.suffix.lower() in IMAGE_SUFFIXES:
             moment.images.append(path)
@@ -102,9 +100,20 @@ def render_table(rows: list[tuple[str, str]]) -> str:
     return f"<table>{body}</table>"
 
 
+def layer_read(row: dict[str, Any]) -> str:
+    """``encoder`` or, when a part of a non-tensor output was read, ``encoder (part [0])``."""
+    layer, part = str(row.get("layer", "?")), str(row.get("part") or "")
+    return f"{layer} (part {part})" if part and not layer.endswith(part) else layer
+
+
 def render_moment(run_dir: Path, moment: Moment) -> str:
     """One moment's section."""
-    parts = [f"<h3>{html.escape(moment.name)}</h3>", '<div class="images">']
+    parts = [f"<h3>{html.escape(moment.name)}</h3>"]
+    layers = [row for row in moment.manifest.get("layers") or [] if isinstance(row, dict)]
+    if layers:
+        read = ", ".join(layer_read(row) for row in layers)
+        parts.append(f'<p class="about">Layers read: {html.escape(read)}</p>')
+    parts.append('<div class="images">')
     for image in moment.images:
         rel = html.escape(image.relative_to(run_dir).as_posix())
         parts.append(f'<figure><img src="{rel}" alt="{html.escape(image.name)}" loading="eager">'
@@ -148,7 +157,7 @@ def render_report(run_dir: Path) -> str:
         "<h2>Config</h2><pre>" + html.escape(config.read_text() if config.is_file() else "(no config.yaml)") + "</pre>",
     ]
     for probe, moments in probe_moments(run_dir).items():
-        about = html.escape(probe_description(probe))
+        about = html.escape(probe_description(moments))
         body = "\n".join(render_moment(run_dir, m) for m in moments)
         sections.append(f'<section class="probe"><h2>{html.escape(probe)}</h2><p class="about">{about}</p>{body}</section>')
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>latent-probe report: {html.escape(run_dir.name)}</title>"

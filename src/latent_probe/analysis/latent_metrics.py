@@ -1,5 +1,5 @@
-"""Seed 001's numbers for a set of embeddings: class centroids, their distances, nearest-centroid
-shares, active units, and a k-means baseline."""
+"""Latent-space numbers for a set of embeddings (how well a VAE's latent means separate the classes): class
+centroids, their distances, nearest-centroid shares, active units, and a k-means baseline."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def kmeans_accuracy(points: np.ndarray, labels: np.ndarray, n_clusters: int, see
 
 
 def latent_report(points: np.ndarray, labels: np.ndarray, active_threshold: float) -> dict:
-    """All of seed 001's numbers for one embedding, as plain lists (JSON-ready)."""
+    """All the latent-space numbers for one embedding, as plain lists (JSON-ready)."""
     classes = np.unique(labels)
     centroids = class_centroids(points, labels, classes)
     share = nearest_centroid_share(points, labels, classes, centroids)

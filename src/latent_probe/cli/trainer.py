@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 
+from latent_probe.cli.checkpoints import load_checkpoint_weights
 from latent_probe.errors import ConfigError
-from latent_probe.probes.base import PROBE_MOMENT, Probe
+from latent_probe.probing import PROBE_MOMENT, Probe
 from latent_probe.registry import list_probes
 
 
@@ -43,37 +43,3 @@ class ProbeTrainer(pl.Trainer):
         if self.is_global_zero:
             fired = ", ".join(p.name for p in self.probes if PROBE_MOMENT in p.fired) or "none"
             print(f"probes run: {fired}; artifacts in {Path(log_dir or '.') / 'probes'}")
-
-
-def read_checkpoint(ckpt_path: str) -> dict:
-    """A checkpoint loaded with ``weights_only=True`` (no arbitrary unpickling); unreadable files raise ``ConfigError``."""
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"checkpoint file not found: {ckpt_path!r}")
-    try:
-        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001  pickle, zip and torch errors all mean "not a usable checkpoint"
-        raise ConfigError(f"cannot read checkpoint {ckpt_path!r}: {str(error).splitlines()[0]}") from None
-    if not isinstance(checkpoint, dict):
-        raise ConfigError(f"checkpoint {ckpt_path!r} holds a {type(checkpoint).__name__}, not a checkpoint dict")
-    return checkpoint
-
-
-def check_checkpoint_fits(model: pl.LightningModule, ckpt_path: str, checkpoint: dict | None = None) -> dict:
-    """Raise ``ConfigError`` unless the checkpoint is a Lightning checkpoint whose weights fit ``model``."""
-    checkpoint = checkpoint if checkpoint is not None else read_checkpoint(ckpt_path)
-    state = checkpoint.get("state_dict")
-    if not isinstance(state, dict):
-        raise ConfigError(f"checkpoint {ckpt_path!r} has no state_dict. HINT: pass a Lightning .ckpt from checkpoints/")
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        raise ConfigError(
-            f"checkpoint {ckpt_path!r} does not fit {type(model).__name__}: missing {missing[:4]}, unexpected {unexpected[:4]}. "
-            "HINT: use the config the checkpoint was trained with"
-        )
-    return checkpoint
-
-
-def load_checkpoint_weights(model: pl.LightningModule, ckpt_path: str) -> None:
-    """Load a checkpoint's ``state_dict`` into ``model`` after checking that it fits."""
-    model.load_state_dict(check_checkpoint_fits(model, ckpt_path)["state_dict"])

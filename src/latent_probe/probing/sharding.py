@@ -1,4 +1,4 @@
-"""Sharding a fixed sample of a dataset across ranks and gathering per-sample results back, by index."""
+"""A probe's fixed sample of a split: chosen by seed, sharded across DDP ranks, and all-gathered back by dataset index."""
 
 from __future__ import annotations
 

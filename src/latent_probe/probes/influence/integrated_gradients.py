@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from latent_probe.probes.live_capture import live_outputs
+from latent_probe.probing import differentiable_outputs
 
 
 def integrated_gradients(
@@ -28,7 +28,7 @@ def integrated_gradients(
     channels, height, width = image_shape
     n, shape = len(inputs), inputs.shape[1:]
     # Lightning runs probes under inference mode, where no autograd graph is recorded.
-    with torch.inference_mode(False), torch.enable_grad(), live_outputs(model, layers) as records:
+    with torch.inference_mode(False), torch.enable_grad(), differentiable_outputs(model, layers) as records:
         x, r = inputs.reshape(n, -1).clone(), reference.reshape(1, -1).clone()
         model(r.reshape(1, *shape))
         nodes = {path: records[path][0].numel() for path in layers}

@@ -1,4 +1,4 @@
-"""Where a run's probe artifacts live, and writing them atomically (temp file + rename)."""
+"""Writing files atomically (streamed temp file, fsync, rename) and file-safe names."""
 
 from __future__ import annotations
 
@@ -13,26 +13,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-
-def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
-    """``<log_dir>/probes/<probe_name>/<when>/`` (not created)."""
-    return Path(log_dir) / "probes" / probe_name / when
-
-
-COMPLETE_MARKER = ".complete"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK  # what open() would have given a new file
-
-
-def is_complete(folder: str | Path) -> bool:
-    """Whether a moment folder was written to the end (its marker is written last)."""
-    return (Path(folder) / COMPLETE_MARKER).is_file()
-
-
-def epoch_moment(epoch: int) -> str:
-    """The ``<when>`` folder name of an epoch, e.g. ``epoch=0004``."""
-    return f"epoch={epoch:04d}"
 
 
 def safe_name(text: str) -> str:

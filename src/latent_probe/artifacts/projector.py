@@ -20,7 +20,7 @@ from google.protobuf import text_format
 from PIL import Image
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
-from latent_probe.artifacts import atomic_file, write_bytes_atomic, write_text_atomic
+from latent_probe.artifacts.files import atomic_file, write_bytes_atomic, write_text_atomic
 
 CONFIG_NAME = "projector_config.pbtxt"
 SPRITE_LIMIT = 8192  # the projector refuses larger sprite images

@@ -1,4 +1,5 @@
-"""Influence mapper (seed 004): every node's single-pixel influence map, for a white image, data images and files."""
+"""Influence mapper: what each single pixel does to every node of an MNIST MLP (or any image model), drawn as
+one map per node, for a white image, data images and image files."""
 
 from __future__ import annotations
 
@@ -11,16 +12,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from latent_probe.artifacts import safe_name
-from latent_probe.errors import ConfigError, check_range
-from latent_probe.probes.base import Probe, finite_only
-from latent_probe.probes.capture import module_paths
-from latent_probe.probes.collect import fetch_batch, split_dataset
-from latent_probe.probes.gather import select_indices
-from latent_probe.probes.output import MomentWriter
-from latent_probe.probes.pixel_influence import MODES, influence_maps
-from latent_probe.probes.pixel_space import PixelSpace, pixel_space, read_image
-from latent_probe.registry import register_probe, require_choice
+from latent_probe.artifacts.files import safe_name
+from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.probes.influence.image_files import read_image
+from latent_probe.probes.influence.maps import MODES, influence_maps
+from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
+from latent_probe.probing.sharding import select_indices
+from latent_probe.registry import register_probe
 from latent_probe.viz.node_maps import node_map_grid, symmetric_range
 
 MEANINGS = {
@@ -51,14 +49,14 @@ class InfluenceResult:
 
 @register_probe()
 class InfluenceMapper(Probe):
-    """Map how each pixel moves each node of the chosen layers: one image per node, for several inputs (seed 004).
+    """Map how each pixel moves each node of the chosen layers: one image per node, for several inputs.
 
     For an input ``x`` and a reference ``r`` (all pixels = ``reference``, black by default), ``mode``
     decides what the map of node ``n`` holds at pixel ``p``:
 
-    - ``inclusion`` (seed 004's algorithm): ``f_n(r with pixel p set to x_p) − f_n(r)``, what pixel ``p``
+    - ``inclusion`` (the influence-map article's algorithm): ``f_n(r with pixel p set to x_p) − f_n(r)``, what pixel ``p``
       does on its own. Exact for the first layer's nodes, but from the second layer on pixels interact
-      (the seed's caveat), so the maps do not add up to ``f_n(x) − f_n(r)``.
+      (the article's caveat), so the maps do not add up to ``f_n(x) − f_n(r)``.
     - ``ablation``: ``f_n(x) − f_n(x with pixel p set to r_p)``, the leave-one-out effect of pixel ``p``
       with all the other pixels of ``x`` present: what the node loses without it.
     - ``integrated_gradients``: ``(x_p − r_p)`` times the node's gradient averaged along the straight
@@ -66,7 +64,7 @@ class InfluenceMapper(Probe):
       to about ``f_n(x) − f_n(r)``.
 
     Inputs are an all-ones (white) image, ``n_images`` images of ``split`` (one per class in turn, so 10
-    gives seed 004's per-digit maps) and ``files`` (PNG/JPEG, or ``.npy`` in [0, 1]). Pixel values are
+    gives the article's per-digit maps) and ``files`` (PNG/JPEG, or ``.npy`` in [0, 1]). Pixel values are
     in [0, 1] and go through the datamodule's pixel transform (normalisation) when it has one. All
     nodes of all layers come from one batched pass per chunk of single-pixel inputs.
 
@@ -77,7 +75,7 @@ class InfluenceMapper(Probe):
 
     Args:
         mode: ``inclusion``, ``ablation`` or ``integrated_gradients``.
-        reference: pixel value of the reference image (0 = black, the seed's all-zero image).
+        reference: pixel value of the reference image (0 = black, the article's all-zero image).
         white: map an all-ones (white) image.
         n_images: images of ``split`` to map (taken from the seeded ``max_samples`` subset).
         per_class: take those images class by class (0, 1, 2, ...) rather than the first ones.
@@ -114,33 +112,36 @@ class InfluenceMapper(Probe):
         self.files = [str(f) for f in files]
         self.image_shape = tuple(image_shape) if image_shape else None
         self.chunk_size, self.ig_steps, self.max_tiles = chunk_size, ig_steps, max_tiles
-        self.space: PixelSpace | None = None
+        self.shape: tuple[int, int, int] = (1, 1, 1)
 
-    def check(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Needs layers, image-shaped inputs and readable files."""
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+        """Needs layers, one image-shaped input tensor and readable files."""
         if not self.layers:
             paths = ", ".join(module_paths(pl_module)[:30])
             raise ConfigError(f"InfluenceMapper needs `layers` (module paths); {type(pl_module).__name__} has: {paths}")
-        self.space = pixel_space(trainer.datamodule, pl_module, self.image_shape)
+        if not spec.tensor_inputs:
+            raise ConfigError(f"InfluenceMapper maps pixels of one input tensor, but the model takes {spec.input_key}. "
+                              "HINT: set data_spec.input_key to the image key")
+        self.shape = spec.require_image_shape(self.name, self.image_shape)
         for path in self.files:
-            read_image(path, self.space.image_shape)
+            read_image(path, self.shape)
 
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> InfluenceResult | None:
         """Every node's maps for every input, on global rank 0 (the work is the same on every rank)."""
         if not trainer.is_global_zero:
             return None
-        chosen = self._inputs(trainer)
-        reference = self.space.to_inputs(torch.full((1, *self.space.image_shape), float(self.reference)))
+        chosen = self._inputs()
+        reference = self.spec.to_inputs(torch.full((1, *self.shape), float(self.reference)))
         device, dtype = pl_module.device, pl_module.dtype
         maps = influence_maps(
             pl_module, chosen.inputs.to(device, dtype), reference[0].to(device, dtype), self.layers,
-            self.space.image_shape, self.mode, self.chunk_size, self.ig_steps,
+            self.shape, self.mode, self.chunk_size, self.ig_steps,
         )
         return InfluenceResult({path: m.float().cpu().numpy() for path, m in maps.items()}, chosen, reference[0].numpy())
 
     def write(self, result: InfluenceResult, out: MomentWriter) -> None:
         """influence.npz, influence.json, and per input and layer the tiled maps as PNG and TensorBoard image."""
-        shape = self.space.image_shape
+        shape = self.shape
         chosen = result.inputs
         out.npz("influence.npz", {
             **result.maps,
@@ -148,7 +149,7 @@ class InfluenceMapper(Probe):
             "reference": result.reference.reshape(shape),
             "input_names": np.array(chosen.names),
         })
-        finite = finite_only(result.maps, out.when, self.name)
+        finite = out.finite(result.maps)
         limits = {path: symmetric_range(maps) for path, maps in finite.items()}
         for path, maps in finite.items():
             for i, (name, title) in enumerate(zip(chosen.names, chosen.titles)):
@@ -167,14 +168,14 @@ class InfluenceMapper(Probe):
         figure = node_map_grid(maps[: self.max_tiles], limit, heading, pixels, label=f"{self.mode.replace('_', ' ')} (±{limit:.3g})")
         out.png(f"{name}_{safe_name(path)}.png", figure, tag=f"{self.name}/{path}/{name}")
 
-    def _inputs(self, trainer: pl.Trainer) -> InfluenceInputs:
+    def _inputs(self) -> InfluenceInputs:
         groups = []
         if self.white:
-            groups.append(self._from_pixels(torch.ones(1, *self.space.image_shape), ["white"], ["all-ones (white) image"]))
+            groups.append(self._from_pixels(torch.ones(1, *self.shape), ["white"], ["all-ones (white) image"]))
         if self.n_images:
-            groups.append(self._split_images(trainer))
+            groups.append(self._split_images())
         if self.files:
-            pixels = torch.stack([read_image(path, self.space.image_shape) for path in self.files])
+            pixels = torch.stack([read_image(path, self.shape) for path in self.files])
             groups.append(self._from_pixels(pixels, [safe_name(Path(p).stem) for p in self.files], [Path(p).name for p in self.files]))
         return InfluenceInputs(
             inputs=torch.cat([g.inputs.float() for g in groups]),
@@ -184,24 +185,25 @@ class InfluenceMapper(Probe):
         )
 
     def _from_pixels(self, pixels: torch.Tensor, names: list[str], titles: list[str]) -> InfluenceInputs:
-        return InfluenceInputs(self.space.to_inputs(pixels), pixels, names, titles)
+        return InfluenceInputs(self.spec.to_inputs(pixels), pixels, names, titles)
 
-    def _split_images(self, trainer: pl.Trainer) -> InfluenceInputs:
-        dataset = split_dataset(trainer, self.split)
+    def _split_images(self) -> InfluenceInputs:
+        dataset = self.spec.dataset(self.split)
         candidates = select_indices(len(dataset), self.max_samples, self.seed)
-        inputs, labels = fetch_batch(dataset, candidates.tolist())
-        labels = torch.as_tensor(labels)
-        chosen = one_per_class(labels, self.n_images) if self.per_class else torch.arange(min(self.n_images, len(labels)))
-        class_names = list(getattr(trainer.datamodule, "class_names", None) or [])
+        batch = self.spec.fetch(dataset, candidates.tolist())
+        labels = batch.labels if batch.labels is not None else torch.full((len(candidates),), -1)
+        chosen = one_per_class(labels, self.n_images) if self.per_class and batch.labels is not None \
+            else torch.arange(min(self.n_images, len(labels)))
         names, titles = [], []
         for position in chosen.tolist():
             index, label = int(candidates[position]), labels[position]
-            named = label.dim() == 0 and not label.is_floating_point() and 0 <= int(label) < len(class_names)
-            shown = class_names[int(label)] if named else str(label.tolist())
+            named = label.dim() == 0 and not label.is_floating_point()
+            shown = self.spec.class_name(int(label)) if named else str(label.tolist())
+            shown = "none" if batch.labels is None else shown
             names.append(safe_name(f"{self.split}{index}_label_{shown}"))
             titles.append(f"{self.split} image {index}, label {shown}")
-        model_inputs = inputs[chosen].reshape(len(chosen), *self.space.input_shape)
-        return InfluenceInputs(model_inputs, self.space.to_pixels(model_inputs.float()), names, titles)
+        model_inputs = batch.inputs[chosen].float()
+        return InfluenceInputs(model_inputs, self.spec.to_pixels(model_inputs, self.shape), names, titles)
 
 
 def one_per_class(labels: torch.Tensor, count: int) -> torch.Tensor:

@@ -1,30 +1,18 @@
-"""Conversions between matplotlib figures, arrays, tensors and encoded PNG/GIF bytes."""
+"""Encoding pictures for files and TensorBoard: matplotlib figures, arrays and tensors to HWC uint8, PNG and GIF."""
 
 from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # probes draw on servers and in worker processes: never need a display
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
-
-
-def new_figure(width: float = 6.0, height: float = 6.0, dpi: int = 100) -> Figure:
-    """A figure detached from pyplot's global state (no leaks across many probe calls)."""
-    figure = Figure(figsize=(width, height), dpi=dpi)
-    figure.set_layout_engine("constrained")
-    return figure
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
 
 
 def figure_to_array(figure: Figure) -> np.ndarray:
-    """Render ``figure`` to an ``(H, W, 3)`` uint8 array."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+    """Render ``figure`` on its own Agg canvas to an ``(H, W, 3)`` uint8 array (no display needed)."""
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()

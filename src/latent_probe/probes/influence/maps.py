@@ -13,11 +13,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from latent_probe.errors import ConfigError
-from latent_probe.probes.affine_shortcut import InputShortcut, input_linear
-from latent_probe.probes.capture import capture_outputs
-from latent_probe.probes.integrated_gradients import integrated_gradients
-from latent_probe.registry import require_choice
+from latent_probe.errors import ConfigError, require_choice
+from latent_probe.probes.influence.input_shortcut import InputShortcut, input_linear
+from latent_probe.probes.influence.integrated_gradients import integrated_gradients
+from latent_probe.probing import recorded_outputs
 
 MODES = ("inclusion", "ablation", "integrated_gradients")
 
@@ -55,7 +54,7 @@ def influence_maps(
     no_image = torch.zeros_like(image)
     origin, source = (image, no_image) if ablation else (no_image, image)
     offsets = torch.arange(channels, device=x.device) * pixels
-    with capture_outputs(model, layers) as records:
+    with recorded_outputs(model, layers) as records:
         base = _outputs(model, starts.reshape(len(starts), *shape), records)
         fast = _shortcut(model, inputs, layers, starts, records) if shortcut else None
         maps = {path: out.new_zeros(n * pixels, out.shape[1]) for path, out in base.items()}

@@ -1,0 +1,139 @@
+"""The sink of one probe firing: ``<log_dir>/probes/<probe>/<when>/``, its files, TensorBoard, the projector, the manifest.
+
+Every file is written atomically. The moment's ``manifest.json`` (what wrote it, which layers and
+which part of their outputs, what was skipped) and then the ``.complete`` marker are written last,
+so a resumed run knows which moments are whole, and the report needs no probe code to describe them.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latent_probe.artifacts.encoding import gif_bytes, png_bytes, to_hwc_uint8
+from latent_probe.artifacts.files import safe_name, write_bytes_atomic, write_json_atomic, write_npz_atomic
+from latent_probe.artifacts.projector import write_embedding
+
+COMPLETE_MARKER = ".complete"
+MANIFEST_NAME = "manifest.json"
+
+
+def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
+    """``<log_dir>/probes/<probe_name>/<when>/`` (not created)."""
+    return Path(log_dir) / "probes" / probe_name / when
+
+
+def is_complete(folder: str | Path) -> bool:
+    """Whether a moment folder was written to the end (its marker is written last)."""
+    return (Path(folder) / COMPLETE_MARKER).is_file()
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """A moment folder's manifest (empty when missing or unreadable: older runs, interrupted writes)."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+class MomentWriter:
+    """Writes one probe's artifacts for one moment, atomically, and logs images and scalars to TensorBoard.
+
+    Args:
+        log_dir: the run folder.
+        probe_name: the probe's folder name under ``probes/``.
+        when: the moment (``fit_end``, ``epoch=0004``, ``probe``, ...).
+        step: the global step TensorBoard records.
+        tensorboard: a ``SummaryWriter``, or None (images and scalars then go to files only).
+        about: what the manifest says of the probe (class, description, layers and parts read, options).
+    """
+
+    def __init__(self, log_dir: str | Path, probe_name: str, when: str, step: int, tensorboard=None,
+                 about: dict[str, Any] | None = None) -> None:
+        self.log_dir = Path(log_dir)
+        self.probe_name, self.when, self.step = probe_name, when, step
+        self.dir = moment_dir(log_dir, probe_name, when)
+        self.tensorboard = tensorboard
+        self.about = dict(about or {})
+        self.written: list[Path] = []
+        self.skipped: dict[str, str] = {}
+
+    def path(self, name: str) -> Path:
+        """Path of an artifact file in this moment's folder."""
+        return self.dir / name
+
+    def _record(self, path: Path) -> Path:
+        self.written.append(path)
+        return path
+
+    # ----- files ---------------------------------------------------------------------------
+    def png(self, name: str, image, tag: str | None = None) -> Path:
+        """Write ``image`` (Figure, array or CHW tensor) as ``name``; also to TensorBoard under ``tag``."""
+        array = to_hwc_uint8(image)
+        if tag:
+            self.image(tag, array)
+        return self._record(write_bytes_atomic(self.path(name), png_bytes(array)))
+
+    def gif(self, name: str, frames: list, duration_ms: int = 80) -> Path:
+        """Write an animated GIF."""
+        return self._record(write_bytes_atomic(self.path(name), gif_bytes(frames, duration_ms)))
+
+    def npz(self, name: str, arrays: dict[str, np.ndarray]) -> Path:
+        """Write a compressed ``.npz`` (keys may be module paths)."""
+        return self._record(write_npz_atomic(self.path(name), arrays))
+
+    def json(self, name: str, payload: Any) -> Path:
+        """Write JSON."""
+        return self._record(write_json_atomic(self.path(name), payload))
+
+    def embedding(self, key: str, points: np.ndarray, metadata: dict[str, list] | None = None,
+                  images: torch.Tensor | None = None) -> Path:
+        """Add ``points`` ``(n, dim)`` to TensorBoard's projector as ``<probe>/<key>@<when>``, with metadata and sprites."""
+        folder = self.dir.relative_to(self.log_dir) / "projector" / safe_name(key)
+        return self._record(write_embedding(self.log_dir, folder, f"{self.probe_name}/{key}@{self.when}", points, metadata, images))
+
+    # ----- values --------------------------------------------------------------------------
+    def finite(self, arrays: dict[str, Any]) -> dict[str, Any]:
+        """The arrays without NaN or inf; each dropped one is warned about by name and listed in the manifest."""
+        kept = {}
+        for key, values in arrays.items():
+            if np.isfinite(np.asarray(values)).all():
+                kept[key] = values
+            else:
+                self.skipped[key] = "NaN or inf values"
+                warnings.warn(f"probe {self.probe_name!r} at {self.when}: {key!r} has NaN or inf values; skipped", stacklevel=2)
+        return kept
+
+    # ----- TensorBoard ---------------------------------------------------------------------
+    def image(self, tag: str, image) -> None:
+        """Log an image to TensorBoard (no file)."""
+        if self.tensorboard is not None:
+            array = torch.from_numpy(to_hwc_uint8(image))
+            self.tensorboard.add_image(tag, array, global_step=self.step, dataformats="HWC")
+
+    def scalars(self, values: dict[str, float]) -> None:
+        """Log scalars to TensorBoard under their full tags."""
+        if self.tensorboard is None:
+            return
+        for tag, value in values.items():
+            self.tensorboard.add_scalar(tag, float(value), global_step=self.step)
+
+    # ----- closing -------------------------------------------------------------------------
+    def mark_complete(self) -> None:
+        """Write the manifest, then the marker: the moment is whole (a resumed run will not write it again)."""
+        files = sorted({p.relative_to(self.dir).as_posix() for p in self.written if p.is_relative_to(self.dir)})
+        manifest = {**self.about, "probe": self.probe_name, "when": self.when, "step": self.step,
+                    "files": files, "skipped": self.skipped}
+        write_json_atomic(self.dir / MANIFEST_NAME, manifest)
+        write_bytes_atomic(self.dir / COMPLETE_MARKER, b"")
+
+    def flush(self) -> None:
+        """Flush TensorBoard so the artifacts are visible at once."""
+        if self.tensorboard is not None:
+            self.tensorboard.flush()

@@ -1,0 +1,76 @@
+"""``latent-probe``: the entry point; every user error ends as one line ``latent-probe: error: ...``, exit 2.
+
+Example:
+    $ latent-probe fit --config configs/quickstart.yaml
+    $ latent-probe fit --config configs/toy_moons.yaml --model.depth 5 --trainer.max_epochs 30
+    $ latent-probe probe --config configs/quickstart.yaml --ckpt_path runs/quickstart/version_0/checkpoints/last.ckpt
+    $ latent-probe list probes
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import sys
+
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from latent_probe.artifacts.report import write_report
+from latent_probe.cli.help import print_help, wants_help
+from latent_probe.cli.lightning_cli import LatentProbeCLI
+from latent_probe.cli.listing import print_registered
+from latent_probe.cli.names import resolve_argv_names
+from latent_probe.errors import ConfigError, LatentProbeError, find_user_error
+from latent_probe.registry import load_plugins
+
+# Lightning's own configuration errors are the user's too: report them the same way.
+USER_ERRORS = (LatentProbeError, MisconfigurationException)
+
+
+def find_disk_full(error: BaseException) -> OSError | None:
+    """A full-disk or quota ``OSError`` that caused ``error``, if any (reported as one line, not a traceback)."""
+    found = find_user_error(error, (OSError,))
+    return found if isinstance(found, OSError) and found.errno in (errno.ENOSPC, errno.EDQUOT) else None
+
+
+def report_argument(args: list[str]) -> str:
+    """The RUN_DIR of ``latent-probe report RUN_DIR``."""
+    if len(args) != 1 or args[0].startswith("-"):
+        raise ConfigError(f"usage: latent-probe report RUN_DIR (one run folder, e.g. runs/quickstart/version_0); got {args}")
+    return args[0]
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``latent-probe`` command; bad input ends with one line on stderr and exit 2."""
+    argv = list(sys.argv[1:] if args is None else args)
+    text = wants_help(argv)
+    if text is not None:
+        print_help(text)
+        raise SystemExit(0 if argv else 2)
+    try:
+        load_plugins()
+        if argv[:1] == ["list"]:
+            print_registered(argv[1:])
+            return
+        if argv[:1] == ["report"]:
+            print(write_report(report_argument(argv[1:])))
+            return
+        LatentProbeCLI(args=resolve_argv_names(argv))
+    except SIGTERMException:
+        print("latent-probe: stopped by SIGTERM; the state was saved to checkpoints/interrupted.ckpt", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM) from None
+    except Exception as error:
+        user_error = find_user_error(error, USER_ERRORS) or find_disk_full(error)
+        if user_error is None:
+            raise
+        message = str(user_error).strip().splitlines()[0]
+        if isinstance(user_error, OSError):
+            where = user_error.filename or "the run"
+            message = f"disk full while writing {where}: {user_error.strerror}. HINT: free space or change the logger's save_dir"
+        print(f"latent-probe: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Where a run lives: the experiment's name, the run folder to resume, and the callbacks every run gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jsonargparse import Namespace
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSummary, RichProgressBar
+
+from latent_probe.cli.interrupt import InterruptCheckpoint
+from latent_probe.errors import ConfigError
+
+DEFAULT_RUNS_DIR = "runs"
+
+
+def resume_latest_run(config: Namespace) -> None:
+    """``fit --ckpt_path last``: continue the newest run of this experiment, in its own folder."""
+    logger = config.trainer.get("logger")
+    if not (isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger")):
+        return  # another logger: keep Lightning's own meaning of "last"
+    name = logger.init_args.get("name") or experiment_name(config)
+    root = Path(logger.init_args.get("save_dir") or DEFAULT_RUNS_DIR) / name
+    runs = sorted(root.glob("version_*/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-3].split("_")[-1]))
+    if not runs:
+        raise ConfigError(f"--ckpt_path last: no checkpoints/last.ckpt under {str(root)!r} to resume. HINT: give a checkpoint file")
+    config.ckpt_path = str(runs[-1])
+    logger.init_args.name = name
+    if logger.init_args.get("version") is None:
+        logger.init_args.version = int(runs[-1].parts[-3].split("_")[-1])
+
+
+def experiment_name(config: Namespace) -> str:
+    """The configured ``experiment``, else the first config file's stem, else ``default``."""
+    if config.get("experiment"):
+        return config.experiment
+    config_files = [c for c in (config.get("config") or []) if c is not None]
+    return Path(str(config_files[0])).stem if config_files else "default"
+
+
+def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
+    """Rich progress bar and model summary, a checkpoint that always keeps ``last.ckpt``, and one on SIGTERM."""
+    callbacks: list[Callback] = []
+    if trainer_config.get("enable_progress_bar", True) is not False:
+        callbacks.append(RichProgressBar())
+    if trainer_config.get("enable_model_summary", True) is not False:
+        callbacks.append(RichModelSummary())
+    if trainer_config.get("enable_checkpointing", True) is not False:
+        callbacks += [ModelCheckpoint(save_last=True), InterruptCheckpoint()]
+    return callbacks

@@ -1,0 +1,432 @@
+"""The data/model contract of a run: how probes read inputs, labels and shapes, and how they call the model.
+
+This is the only file that looks at a datamodule or a trainer's data. A ``DataSpec`` is built once
+per run: a registered datamodule gives it through its ``data_spec()`` method; any other datamodule
+(or a trainer with plain dataloaders) gets one by inference from its first item; the config's
+top-level ``data_spec:`` key (``DataSpecOverrides``) corrects either. Probes read the spec, never
+the datamodule, so they work on any data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import Dataset, default_collate
+
+from latent_probe.errors import ConfigError, UnknownNameError
+
+SPLITS = ("train", "val", "test")
+LABEL_KEYS = ("label", "labels", "y", "target", "targets", "class", "class_label")
+INPUT_KEYS = ("pixel_values", "input", "inputs", "x", "image", "images", "input_ids", "features")
+NO_LABELS = "none"  # `data_spec: {label_key: none}`: the items carry no label
+
+Key = int | str
+Inputs = torch.Tensor | dict[str, torch.Tensor]
+
+
+@dataclass
+class DataSpecOverrides:
+    """The config's ``data_spec:`` key: corrections to what is inferred about the data (all optional).
+
+    Args:
+        input_key: where the model input is in an item: a position (``0``) or a dict key
+            (``pixel_values``); a list of keys calls the model as ``model(**{key: ...})``.
+        label_key: where the label is: a position, a dict key, or ``none`` when items have no label.
+        image_shape: ``(C, H, W)`` (or ``(H, W)``) of an input as an image, e.g. ``[1, 28, 28]`` for flat MNIST.
+        class_names: one name per class index.
+        mean: per-channel (or one) mean the inputs were normalised with; with ``std`` probes show true pixels.
+        std: per-channel (or one) standard deviation of that normalisation.
+    """
+
+    input_key: int | str | list[str] | None = None
+    label_key: int | str | None = None
+    image_shape: list[int] | None = None
+    class_names: list[str] | None = None
+    mean: float | list[float] | None = None
+    std: float | list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Pixels in [0, 1] ``(n, C, H, W)`` <-> model inputs ``(n, *input_shape)`` through ``(x - mean) / std``."""
+
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+
+    def _stats(self, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = torch.tensor(self.mean, dtype=torch.float32), torch.tensor(self.std, dtype=torch.float32)
+        return mean.reshape(-1, 1, 1).expand(channels, 1, 1), std.reshape(-1, 1, 1).expand(channels, 1, 1)
+
+    def to_inputs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Model inputs of images in [0, 1]."""
+        mean, std = self._stats(pixels.shape[1])
+        return (pixels.float() - mean.to(pixels.device)) / std.to(pixels.device)
+
+    def to_pixels(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] of model inputs shaped as images."""
+        mean, std = self._stats(images.shape[1])
+        return (images.float() * std.to(images.device) + mean.to(images.device)).clamp(0, 1)
+
+
+@dataclass
+class Batch:
+    """Model inputs (a tensor, or a dict for ``model(**inputs)``) and labels (None when the data has none)."""
+
+    inputs: Inputs
+    labels: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return batch_size(self.inputs)
+
+
+@dataclass
+class DataSpec:
+    """What the probes know about a run's data and how they call its model.
+
+    Attributes:
+        datasets: ``split -> Dataset`` (``train``, ``val``, ``test``); raises ``ConfigError`` for a missing split.
+        input_key: where the input is in an item: a position, a dict key, a tuple of dict keys (the model
+            is then called with them as keyword arguments), or None when an item *is* the input.
+        label_key: where the label is (position or key), or None when items have no label.
+        input_shape: one sample's model input shape (tensor inputs only).
+        image_shape: ``(C, H, W)`` of one input seen as an image, or None when inputs are not images.
+        class_names: one name per class index, or None (probes then use the index).
+        normalization: how inputs were made of pixels in [0, 1]; None: unknown (pictures are stretched).
+        source: what the spec was built from, for messages (``MNISTDataModule``, ``inferred from ...``).
+    """
+
+    datasets: Callable[[str], Dataset]
+    input_key: Key | tuple[str, ...] | None = 0
+    label_key: Key | None = 1
+    input_shape: tuple[int, ...] | None = None
+    image_shape: tuple[int, int, int] | None = None
+    class_names: tuple[str, ...] | None = None
+    normalization: Normalization | None = None
+    source: str = "the data"
+    _cache: dict[str, Dataset] = field(default_factory=dict, repr=False)
+
+    # ----- data ----------------------------------------------------------------------------
+    def dataset(self, split: str) -> Dataset:
+        """The dataset of ``split``."""
+        if split not in SPLITS:
+            raise UnknownNameError("split", split, SPLITS)
+        if split not in self._cache:
+            self._cache[split] = self.datasets(split)
+        return self._cache[split]
+
+    def fetch(self, dataset: Dataset, indices: Sequence[int]) -> Batch:
+        """The items at ``indices`` as one batch: one ``__getitems__`` call where the dataset stacks batches itself."""
+        indices = list(indices)
+        getitems = getattr(dataset, "__getitems__", None)
+        items = getitems(indices) if getitems is not None else [dataset[i] for i in indices]
+        stacked = items if _is_stacked(items, len(indices)) else default_collate(list(items))
+        return self.split_batch(stacked)
+
+    def split_batch(self, batch: Any) -> Batch:
+        """Inputs and labels of a collated batch, by ``input_key`` and ``label_key``."""
+        inputs = batch if self.input_key is None else _take_inputs(batch, self.input_key)
+        labels = None if self.label_key is None else _take(batch, self.label_key)
+        if labels is not None:
+            labels = torch.as_tensor(labels)
+        return Batch(inputs, labels)
+
+    def ensure_known(self) -> None:
+        """Make sure keys and shapes are known (an inferred spec reads its first item now); a no-op here."""
+
+    # ----- the model -----------------------------------------------------------------------
+    def call(self, model: Callable, inputs: Inputs) -> Any:
+        """``model(x)`` for a tensor input, ``model(**x)`` for a dict of inputs."""
+        return model(**inputs) if isinstance(inputs, dict) else model(inputs)
+
+    # ----- pictures ------------------------------------------------------------------------
+    @property
+    def tensor_inputs(self) -> bool:
+        """Whether the model input is one tensor (not a dict of keyword arguments)."""
+        return not isinstance(self.input_key, tuple)
+
+    def to_pixels(self, inputs: torch.Tensor | None, image_shape: Sequence[int] | None = None) -> torch.Tensor | None:
+        """Images ``(n, C, H, W)`` in [0, 1] of model inputs, or None when the inputs are not images.
+
+        ``image_shape`` (default: the spec's) is the shape of one image. With a known normalisation the
+        pixels are exact; else each image is stretched to [0, 1] for display.
+        """
+        shape = tuple(image_shape or self.image_shape or ())
+        if len(shape) != 3 or not isinstance(inputs, torch.Tensor) or len(inputs) == 0 or inputs[0].numel() != math.prod(shape):
+            return None
+        images = inputs.reshape(len(inputs), *shape).float()
+        if self.normalization is not None:
+            return self.normalization.to_pixels(images)
+        low, high = images.amin(dim=(1, 2, 3), keepdim=True), images.amax(dim=(1, 2, 3), keepdim=True)
+        return (images - low) / (high - low).clamp_min(1e-12)
+
+    def to_inputs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Model inputs ``(n, *input_shape)`` of images in [0, 1] (identity when the normalisation is unknown)."""
+        inputs = self.normalization.to_inputs(pixels) if self.normalization is not None else pixels.float()
+        return inputs.reshape(len(pixels), *(self.input_shape or pixels.shape[1:]))
+
+    # ----- what a probe needs --------------------------------------------------------------
+    def require_labels(self, probe: str) -> None:
+        """Raise at setup when a probe needs labels that the data does not have."""
+        if self.label_key is None:
+            raise ConfigError(f"probe {probe!r} needs labels, but the items of {self.source} have none. HINT: set data_spec.label_key")
+
+    def require_image_shape(self, probe: str, given: Sequence[int] | None = None) -> tuple[int, int, int]:
+        """``(C, H, W)``: the probe's own ``image_shape`` if given, else the spec's; raise when neither is known."""
+        shape = given or self.image_shape
+        if shape is None:
+            raise ConfigError(
+                f"probe {probe!r} needs the inputs' image shape, which {self.source} does not give. "
+                "HINT: set data_spec.image_shape (or the probe's image_shape), e.g. [1, 28, 28]"
+            )
+        shape = as_image_shape(shape, "image_shape")
+        if self.input_shape is not None and math.prod(self.input_shape) != math.prod(shape):
+            raise ConfigError(
+                f"probe {probe!r}: image shape {list(shape)} does not hold the model's {math.prod(self.input_shape)} "
+                f"input values (input shape {list(self.input_shape)}). HINT: fix image_shape"
+            )
+        return shape
+
+    def class_name(self, label: int) -> str:
+        """The name of class ``label`` (its number when no names are known)."""
+        names = self.class_names or ()
+        return str(names[label]) if 0 <= label < len(names) else str(label)
+
+    def names_for(self, labels: torch.Tensor | None) -> list[str]:
+        """Class names for ``0 .. max(labels)`` (numbers where unnamed)."""
+        count = int(labels.max()) + 1 if labels is not None and len(labels) else 1
+        return [self.class_name(c) for c in range(max(count, len(self.class_names or ())))]
+
+
+# ----- building a spec ------------------------------------------------------------------------
+def build_data_spec(datamodule: Any = None, trainer: Any = None, overrides: DataSpecOverrides | Mapping | None = None) -> DataSpec:
+    """The run's ``DataSpec``: the datamodule's own ``data_spec()``, else inferred, then corrected by ``overrides``."""
+    datamodule = datamodule if datamodule is not None else getattr(trainer, "datamodule", None)
+    own = getattr(datamodule, "data_spec", None)
+    if callable(own):
+        spec = own()
+    elif datamodule is not None:
+        spec = InferredDataSpec(_datamodule_datasets(datamodule), INFER, INFER, source=type(datamodule).__name__)
+    elif trainer is not None:
+        spec = InferredDataSpec(_trainer_datasets(trainer), INFER, INFER, source="the trainer's dataloaders")
+    else:
+        spec = DataSpec(datasets=_no_data, source="no data")
+    return apply_overrides(spec, overrides)
+
+
+def _no_data(split: str) -> Dataset:
+    raise ConfigError(f"the probes read the {split!r} split, but the run has no datamodule or dataloaders. HINT: set `data:` in the config")
+
+
+def apply_overrides(spec: DataSpec, overrides: DataSpecOverrides | Mapping | None) -> DataSpec:
+    """``spec`` with the config's ``data_spec:`` values put in (image shape checked)."""
+    if overrides is None:
+        return spec
+    values = vars(overrides) if isinstance(overrides, DataSpecOverrides) else dict(overrides)
+    unknown = sorted(set(values) - set(vars(DataSpecOverrides())))
+    if unknown:
+        raise UnknownNameError("data_spec key", unknown[0], list(vars(DataSpecOverrides())))
+    changes: dict[str, Any] = {}
+    if values.get("input_key") is not None:
+        key = values["input_key"]
+        changes["input_key"] = tuple(key) if isinstance(key, (list, tuple)) else key
+    if values.get("label_key") is not None:
+        changes["label_key"] = None if str(values["label_key"]).lower() == NO_LABELS else values["label_key"]
+    if values.get("image_shape") is not None:
+        changes["image_shape"] = as_image_shape(values["image_shape"], "data_spec.image_shape")
+    if values.get("class_names") is not None:
+        changes["class_names"] = tuple(str(n) for n in values["class_names"])
+    if (values.get("mean") is None) != (values.get("std") is None):
+        raise ConfigError("data_spec: give both mean and std (the normalisation the inputs went through), or neither")
+    if values.get("mean") is not None:
+        changes["normalization"] = Normalization(_floats(values["mean"]), _floats(values["std"], positive=True))
+    return replace(spec, **changes, _cache={}) if changes else spec
+
+
+def as_image_shape(shape: Sequence[int] | None, what: str) -> tuple[int, int, int]:
+    """``(C, H, W)`` from a ``(C, H, W)`` or ``(H, W)`` sequence of positive ints; anything else raises."""
+    values = tuple(shape or ())
+    if len(values) == 2:
+        values = (1, *values)
+    if len(values) != 3 or not all(isinstance(v, int) and v > 0 for v in values):
+        raise ConfigError(f"{what} must be [C, H, W] or [H, W] of positive integers, got {list(shape or [])}")
+    return values  # type: ignore[return-value]
+
+
+def _floats(value: float | Sequence[float], positive: bool = False) -> tuple[float, ...]:
+    values = tuple(float(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+    if positive and any(v <= 0 for v in values):
+        raise ConfigError(f"data_spec.std must be > 0, got {list(values)}")
+    return values
+
+
+def _datamodule_datasets(datamodule: Any) -> Callable[[str], Dataset]:
+    """``split -> Dataset`` of any LightningDataModule, through its ``<split>_dataloader()``."""
+    state = {"set_up": False}
+
+    def datasets(split: str) -> Dataset:
+        loader_fn = getattr(type(datamodule), f"{split}_dataloader", None)
+        if loader_fn is None or loader_fn is getattr(pl.LightningDataModule, f"{split}_dataloader"):
+            raise ConfigError(f"the probes read the {split!r} split, but {type(datamodule).__name__} has no {split}_dataloader. "
+                              "HINT: set the probe's split")
+        if not state["set_up"]:
+            datamodule.prepare_data()
+            datamodule.setup("fit" if split in ("train", "val") else "test")
+            state["set_up"] = True
+        loader = getattr(datamodule, f"{split}_dataloader")()
+        return _loader_dataset(loader, split, type(datamodule).__name__)
+
+    return datasets
+
+
+def _trainer_datasets(trainer: Any) -> Callable[[str], Dataset]:
+    """``split -> Dataset`` of a run with plain dataloaders (the Python API), read when a probe first needs it."""
+    attributes = {"train": "train_dataloader", "val": "val_dataloaders", "test": "test_dataloaders"}
+
+    def datasets(split: str) -> Dataset:
+        loader = getattr(trainer, attributes[split], None)
+        if isinstance(loader, (list, tuple)):
+            loader = loader[0] if loader else None
+        if loader is None:
+            raise ConfigError(f"the probes read the {split!r} split, but the trainer has no {split} dataloader. "
+                              "HINT: set the probe's split")
+        return _loader_dataset(loader, split, "the trainer")
+
+    return datasets
+
+
+def _loader_dataset(loader: Any, split: str, owner: str) -> Dataset:
+    if isinstance(loader, (list, tuple)):
+        loader = loader[0] if loader else None
+    dataset = getattr(loader, "dataset", None)
+    if dataset is None:
+        raise ConfigError(f"{owner}'s {split} dataloader has no dataset the probes could index")
+    return dataset
+
+
+class _Infer:
+    """Marks a key still to be inferred from the data."""
+
+    def __repr__(self) -> str:
+        return "<inferred>"
+
+
+INFER: Any = _Infer()
+
+
+class InferredDataSpec(DataSpec):
+    """A ``DataSpec`` that reads its keys, shapes and class names from the first item it is asked about.
+
+    Values set before that (the config's ``data_spec:``) are kept; only the unknown ones are inferred.
+    """
+
+    def ensure_known(self) -> None:
+        """Infer from the first split that exists (validation first), if nothing was inferred yet."""
+        if getattr(self, "_inferred", False):
+            return
+        for split in ("val", "train", "test"):
+            try:
+                self.dataset(split)
+                return
+            except ConfigError:
+                continue
+
+    def dataset(self, split: str) -> Dataset:
+        """The dataset of ``split`` (inferring what is unknown from it, once)."""
+        dataset = super().dataset(split)
+        if not getattr(self, "_inferred", False):
+            self._infer(dataset, split)
+        return dataset
+
+    def _infer(self, dataset: Dataset, split: str) -> None:
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise ConfigError(f"the {split!r} split of {self.source} is empty")
+        item = dataset[0]
+        try:
+            input_key, label_key = infer_keys(item)
+        except ConfigError:
+            if self.input_key is INFER:
+                raise
+            input_key, label_key = None, None
+        self.input_key = input_key if self.input_key is INFER else self.input_key
+        self.label_key = label_key if self.label_key is INFER else self.label_key
+        inputs = self.split_batch(default_collate([item])).inputs
+        if isinstance(inputs, torch.Tensor):
+            self.input_shape = self.input_shape or tuple(inputs.shape[1:])
+            looks_like_image = inputs.is_floating_point() and inputs.dim() == 4 and inputs.shape[1] in (1, 3)
+            self.image_shape = self.image_shape or (tuple(inputs.shape[1:]) if looks_like_image else None)
+        classes = getattr(dataset, "classes", None)  # torchvision datasets name their classes
+        if self.class_names is None and isinstance(classes, (list, tuple)) and classes:
+            self.class_names = tuple(str(c) for c in classes)
+        self.source = f"{self.source} (inferred from its {split} split: input {self.input_key!r}, label {self.label_key!r})"
+        self._inferred = True
+
+
+def infer_keys(item: Any) -> tuple[Key | tuple[str, ...] | None, Key | None]:
+    """``(input_key, label_key)`` of one dataset item: tuples ``(x, y, ...)``, dicts, or a bare tensor."""
+    if isinstance(item, Mapping):
+        label = next((k for k in LABEL_KEYS if k in item), None)
+        tensors = [k for k, v in item.items() if k != label and isinstance(v, torch.Tensor)]
+        named = next((k for k in INPUT_KEYS if k in tensors), None)
+        if len(tensors) == 1 or (named is not None and named != "input_ids"):
+            return named or tensors[0], label
+        if not tensors:
+            raise ConfigError(f"cannot tell the model input in dataset items with keys {list(item)}. HINT: set data_spec.input_key")
+        return tuple(tensors), label
+    if isinstance(item, (tuple, list)):
+        if not item:
+            raise ConfigError("dataset items are empty tuples. HINT: set data_spec.input_key")
+        return 0, (1 if len(item) >= 2 and _label_like(item[1]) else None)
+    return None, None
+
+
+def _label_like(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.dim() <= 1
+    return isinstance(value, (int, float)) or hasattr(value, "__index__")
+
+
+def _take(batch: Any, key: Key) -> Any:
+    try:
+        return batch[key]
+    except (KeyError, IndexError, TypeError):
+        where = type(batch).__name__
+        if isinstance(batch, (Mapping, tuple, list)):
+            where = f"keys {list(batch)}" if isinstance(batch, Mapping) else f"{len(batch)} fields"
+        raise ConfigError(f"data_spec key {key!r} is not in the data's items ({where}). "
+                          "HINT: set data_spec.input_key / label_key") from None
+
+
+def _take_inputs(batch: Any, key: Key | tuple[str, ...]) -> Inputs:
+    if isinstance(key, tuple):
+        return {name: _take(batch, name) for name in key}
+    return _take(batch, key)
+
+
+def _is_stacked(batch: Any, size: int) -> bool:
+    """Whether ``__getitems__`` already returned a stacked batch (a tuple of tensors with ``size`` rows)."""
+    rows = [isinstance(t, torch.Tensor) and t.dim() >= 1 and len(t) == size for t in batch] if isinstance(batch, tuple) else []
+    return bool(rows) and all(rows)
+
+
+# ----- batches of any input type -------------------------------------------------------------------
+def batch_size(inputs: Inputs) -> int:
+    """Samples in a batch of inputs."""
+    return len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+
+
+def to_device(inputs: Inputs, device: torch.device, dtype: torch.dtype | None = None) -> Inputs:
+    """Inputs on ``device`` (floating tensors also cast to ``dtype`` when given)."""
+    def move(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device, dtype) if dtype is not None and t.is_floating_point() else t.to(device)
+
+    return {k: move(v) for k, v in inputs.items()} if isinstance(inputs, dict) else move(inputs)
+
+
+def take_rows(inputs: Inputs, rows: torch.Tensor | slice) -> Inputs:
+    """The chosen rows of a batch of inputs."""
+    return {k: v[rows] for k, v in inputs.items()} if isinstance(inputs, dict) else inputs[rows]

@@ -1,0 +1,120 @@
+"""Find problems before training: one forward pass of a tiny batch with every probe's layers hooked.
+
+The pass tells, for each layer, how often the forward pass calls it, which part of its output a
+probe reads and that part's shape, in the order the layers are first called. Probes check these
+facts at setup, so a layer that is never called, called twice or gives no per-sample tensor is one
+``latent-probe: error:`` line before any run folder exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from latent_probe.errors import ConfigError
+from latent_probe.probing.data_spec import Batch, DataSpec, to_device
+from latent_probe.probing.hooks import eval_mode
+from latent_probe.probing.layers import reduce_output, split_part
+
+DRY_RUN_SAMPLES = 2
+
+
+@dataclass
+class LayerCalls:
+    """What one forward pass showed about one layer."""
+
+    shapes: list[tuple[int, ...]] = field(default_factory=list)  # the read part's shape at each call
+    part: str = ""  # the part read from a non-tensor output, e.g. "[0]" or "[last_hidden_state]"
+    problem: str = ""  # why no tensor could be read, if so
+    order: int = -1  # position of its first call among the hooked layers (-1: never called)
+
+    @property
+    def count(self) -> int:
+        """How many times the layer was called."""
+        return len(self.shapes) + (1 if self.problem else 0)
+
+
+@dataclass
+class DryRun:
+    """The result of the setup forward pass: the batch it used and every hooked layer's calls."""
+
+    batch_size: int
+    layers: dict[str, LayerCalls]
+
+    def called_in_order(self, layers: Iterable[str]) -> list[str]:
+        """``layers`` that were called, in the order of their first call."""
+        called = [layer for layer in layers if self.layers[layer].order >= 0]
+        return sorted(called, key=lambda layer: self.layers[layer].order)
+
+    def problems(self, layers: Iterable[str], explicit: bool) -> list[str]:
+        """Why some layers cannot be read one row per sample: never called (when named), called twice, no tensor."""
+        found = []
+        for layer in layers:
+            calls = self.layers[layer]
+            if calls.problem:
+                found.append(f"layer {layer!r}: {calls.problem}")
+            elif calls.count == 0 and explicit:
+                found.append(f"layer {layer!r} is never called by the model's forward pass")
+            elif calls.count > 1:
+                found.append(f"layer {layer!r} is called {calls.count} times per forward pass (a probe reads one output per sample)")
+            elif calls.count == 1 and (not calls.shapes[0] or calls.shapes[0][0] != self.batch_size):
+                found.append(f"layer {layer!r} gives no per-sample tensor (shape {calls.shapes[0]} for a batch of {self.batch_size})")
+        return found
+
+
+@torch.no_grad()
+def dry_run(model: nn.Module, spec: DataSpec, split: str, layers: Iterable[str]) -> DryRun:
+    """Run ``model`` once (eval mode, modes restored) on the first samples of ``split``, noting every layer's calls."""
+    layers = list(dict.fromkeys(layers))
+    batch = first_batch(spec, split)
+    calls = {layer: LayerCalls() for layer in layers}
+    modules = dict(model.named_modules())
+    handles = []
+    seen = [0]
+
+    def make_hook(layer: str):
+        path, part = split_part(layer)
+
+        def hook(module, inputs, output):
+            record = calls[layer]
+            if record.order < 0:
+                record.order, seen[0] = seen[0], seen[0] + 1
+            try:
+                tensor, record.part = reduce_output(output, part)
+                record.shapes.append(tuple(tensor.shape))
+            except TypeError as error:
+                record.problem = str(error)
+
+        return hook
+
+    try:
+        for layer in layers:
+            handles.append(modules[split_part(layer)[0]].register_forward_hook(make_hook(layer)))
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with eval_mode(model):
+            try:
+                spec.call(model, to_device(batch.inputs, device))
+            except ConfigError:
+                raise
+            except Exception as error:  # noqa: BLE001  the model cannot run on the data: the user's problem, said in one line
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise ConfigError(
+                    f"{type(model).__name__}'s forward pass fails on {len(batch)} samples of the {split!r} split of {spec.source}: "
+                    f"{type(error).__name__}: {reason}. HINT: check data_spec.input_key and the model's input size"
+                ) from None
+    finally:
+        for handle in handles:
+            handle.remove()
+    return DryRun(len(batch), calls)
+
+
+def first_batch(spec: DataSpec, split: str) -> Batch:
+    """The first ``DRY_RUN_SAMPLES`` samples of ``split`` (an empty split is an error)."""
+    dataset = spec.dataset(split)
+    size = len(dataset)  # type: ignore[arg-type]
+    if size == 0:
+        raise ConfigError(f"the {split!r} split of {spec.source} has no samples")
+    return spec.fetch(dataset, list(range(min(DRY_RUN_SAMPLES, size))))

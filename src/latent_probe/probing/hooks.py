@@ -1,0 +1,84 @@
+"""All forward-hook plumbing of the probes: eval mode, detached copies of layer outputs, and outputs kept with their graph.
+
+Hooks are registered inside ``try`` and removed in ``finally``; every module's train/eval flag is
+restored on exit, even when the block raises. Outputs are reduced to a tensor by ``layers.reduce_output``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from latent_probe.probing.layers import reduce_output, split_part
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode inside the block; each module's own train/eval flag restored after."""
+    modules = list(model.modules())
+    was_training = [module.training for module in modules]
+    try:
+        model.eval()
+        yield model
+    finally:
+        for module, training in zip(modules, was_training):
+            module.training = training
+
+
+@contextmanager
+def _hooked(model: nn.Module, layers: Iterable[str], make_hook) -> Iterator[None]:
+    modules = dict(model.named_modules())
+    handles = []
+    try:
+        for layer in layers:
+            path, part = split_part(layer)
+            handles.append(modules[path].register_forward_hook(make_hook(layer, part)))
+        with eval_mode(model):
+            yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def recorded_outputs(model: nn.Module, layers: Iterable[str]) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Inside the block, ``records[layer]`` lists a detached copy of the layer's output at every call.
+
+    Copies are taken at hook time, so a later in-place op (``ReLU(inplace=True)``) cannot change what
+    was recorded. The model is in eval mode inside the block.
+    """
+    layers = list(layers)
+    records: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+
+    def make_hook(layer: str, part):
+        def hook(module, inputs, output):
+            records[layer].append(reduce_output(output, part)[0].detach().clone())
+
+        return hook
+
+    with _hooked(model, layers, make_hook):
+        yield records
+
+
+@contextmanager
+def differentiable_outputs(model: nn.Module, layers: Iterable[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Inside the block, ``records[layer]`` is the layer's last output *with* its autograd graph.
+
+    Gradients flow back from the recorded tensor. For a tensor output, downstream modules get a
+    clone, so that an in-place op after the layer cannot change what was recorded. Eval mode inside.
+    """
+    layers = list(layers)
+    records: dict[str, torch.Tensor] = {}
+
+    def make_hook(layer: str, part):
+        def hook(module, inputs, output):
+            records[layer] = reduce_output(output, part)[0]
+            return output.clone() if isinstance(output, torch.Tensor) else None
+
+        return hook
+
+    with _hooked(model, layers, make_hook):
+        yield records

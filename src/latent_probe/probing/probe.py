@@ -1,0 +1,305 @@
+"""The ``Probe`` base: when a probe fires, which layers it reads, the setup checks, DDP-safe computing and writing.
+
+A new probe is one small file::
+
+    from latent_probe.probing import Probe, register_probe
+
+    @register_probe()
+    class MeanActivation(Probe):
+        '''Mean activation of each chosen layer.'''
+
+        def compute(self, trainer, pl_module):
+            sample = self.activations(trainer, pl_module)       # every rank; rows gathered by index
+            return {layer: out.mean().item() for layer, out in sample.outputs.items()}
+
+        def write(self, result, out):                          # global rank 0 only
+            out.json("mean.json", result)
+            out.scalars({f"{self.name}/{layer}": v for layer, v in result.items()})
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import pytorch_lightning as pl
+from pytorch_lightning import Callback
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from latent_probe.artifacts.writer import MomentWriter, is_complete, moment_dir
+from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.probing.activations import Activations, sample_activations
+from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec
+from latent_probe.probing.dry_run import DryRun, dry_run
+from latent_probe.probing.layers import module_paths, resolve_layers
+from latent_probe.probing.moments import PROBE_MOMENT, epoch_moment
+from latent_probe.probing.sharding import any_rank
+
+LAYER_HINT = "probes read modules called once per forward pass (give each activation its own module), or set `layers`"
+
+
+class Probe(Callback):
+    """Base of every probe: a Lightning Callback that reads chosen layers at chosen moments and writes artifacts.
+
+    Args:
+        layers: layer names (module paths, ``path[part]`` for a part of a tuple/dict output) or patterns
+            (fnmatch, where ``*`` crosses dots, or ``re:<regex>``); default: the model's ``probe_layers``
+            hint for this probe, else the probe's own default.
+        split: the data split the probe reads (``train``, ``val`` or ``test``).
+        max_samples: at most this many samples (a seeded random subset, the same every time); None = all.
+        every_n_epochs: also fire at the end of every n-th training epoch (0 = never).
+        moments: named moments to fire at: ``fit_end``, ``test_end``, ``validate_end`` or a model
+            phase such as ``pretrain_end``. ``latent-probe probe`` always fires (moment ``probe``).
+        strict: re-raise a failure instead of warning and letting training go on.
+        batch_size: batch size of the probe's own forward passes.
+        seed: seed of the sample subset.
+        name: artifact folder name under ``probes/`` (default: the class name in snake case).
+    """
+
+    reads_activations: ClassVar[bool] = True  # False for probes that read weights only (no setup forward pass)
+    needs_labels: ClassVar[bool] = False  # True: setup fails when the data has no labels
+    skip_unreadable_defaults: ClassVar[bool] = True  # default layers called twice (or giving no tensor) are skipped, not errors
+
+    def __init__(
+        self,
+        layers: Sequence[str] | None = None,
+        split: Literal["train", "val", "test"] = "val",
+        max_samples: int | None = 1000,
+        every_n_epochs: int = 0,
+        moments: Sequence[str] = ("fit_end",),
+        strict: bool = False,
+        batch_size: int = 256,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        check_range("every_n_epochs", every_n_epochs, minimum=0)
+        check_range("batch_size", batch_size, minimum=1)
+        if max_samples is not None:
+            check_range("max_samples", max_samples, minimum=1)
+        require_choice("split", split, SPLITS)
+        self.layer_patterns = list(layers) if layers is not None else None
+        self.split, self.max_samples, self.every_n_epochs = split, max_samples, every_n_epochs
+        self.moments, self.strict, self.batch_size, self.seed = list(moments), strict, batch_size, seed
+        self.name = name or snake_case(type(self).__name__)
+        if not re.fullmatch(r"[A-Za-z0-9_.=-]+", self.name) or self.name in (".", ".."):
+            raise ConfigError(f"probe name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.', '=')")
+        self.layers: list[str] = []
+        self.layer_parts: dict[str, str] = {}
+        self.spec: DataSpec | None = None
+        self.standalone = False
+        self.fired: list[str] = []
+
+    # ----- what subclasses implement -------------------------------------------------------
+    def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
+        """Layers used when neither ``layers`` nor the model's ``probe_layers`` hint names any."""
+        return []
+
+    def splits(self) -> list[str]:
+        """The splits this probe reads (checked at setup)."""
+        return [self.split] if self.reads_activations else []
+
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+        """Raise ``ConfigError`` at setup if this probe cannot work on this model and data (override).
+
+        ``run`` is the setup forward pass (None for probes that read no activations): the calls, parts
+        and output shapes of ``self.layers``.
+        """
+
+    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Any:
+        """Compute the result on every rank (collectives allowed, same order on all ranks)."""
+        raise NotImplementedError
+
+    def write(self, result: Any, out: MomentWriter) -> None:
+        """Write ``result`` as artifacts; runs on global rank 0 only."""
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, Any]:
+        """What the probe must keep across a resume besides the moments it fired (override with ``load_extra_state``)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``extra_state`` returned."""
+
+    # ----- helpers for subclasses ----------------------------------------------------------
+    def activations(self, trainer: pl.Trainer, pl_module: pl.LightningModule, keep_inputs: bool = False,
+                    split: str | None = None) -> Activations:
+        """Outputs of ``self.layers`` on the probe's samples of ``split`` (default: the probe's), gathered from all ranks."""
+        return sample_activations(trainer, pl_module, self.spec, self.layers, split or self.split, self.max_samples,
+                                  self.batch_size, self.seed, keep_inputs)
+
+    # ----- setup ---------------------------------------------------------------------------
+    def resolve(self, pl_module: pl.LightningModule) -> list[str]:
+        """Set ``self.layers`` from ``layers``, the model's ``probe_layers`` hint or the default; unknown names raise."""
+        patterns = self.layer_patterns
+        if patterns is None:
+            hints = getattr(pl_module, "probe_layers", None) or {}
+            patterns = list(hints.get(self.name, hints.get(type(self).__name__, []))) or self.default_layers(pl_module)
+        self.layers = resolve_layers(pl_module, patterns) if patterns else []
+        return self.layers
+
+    def prepare(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+        """Check the layers against the setup forward pass, then the probe's own needs; keep the spec."""
+        if self.reads_activations and run is not None and self.layers:
+            explicit = self.layer_patterns is not None
+            problems = run.problems(self.layers, explicit)
+            if problems:
+                if explicit or not self.skip_unreadable_defaults:
+                    raise ConfigError(f"{problems[0]}. HINT: {LAYER_HINT}")
+                warnings.warn(f"probe {self.name!r} skips default layers it cannot read: {'; '.join(problems)}", stacklevel=2)
+            self.layers = [layer for layer in self.layers if run.layers[layer].count == 1 and not run.layers[layer].problem
+                           and run.layers[layer].shapes[0][:1] == (run.batch_size,)]
+            self.layer_parts = {layer: run.layers[layer].part for layer in self.layers}
+        if self.needs_labels:
+            spec.require_labels(self.name)
+        self.check(spec, pl_module, run)
+        self.spec = spec
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Outside the CLI (which prepares probes before the trainer exists), prepare every probe of the trainer now."""
+        if self.spec is None:
+            waiting = [p for p in trainer.callbacks if isinstance(p, Probe) and p.spec is None]
+            prepare_probes(waiting, pl_module, build_data_spec(trainer=trainer))
+
+    # ----- when to fire --------------------------------------------------------------------
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Fire every ``every_n_epochs`` epochs."""
+        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.fire(trainer, pl_module, epoch_moment(trainer.current_epoch))
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Fire at ``fit_end`` if asked."""
+        if "fit_end" in self.moments:
+            self.fire(trainer, pl_module, "fit_end")
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Fire at ``test_end`` if asked."""
+        if "test_end" in self.moments:
+            self.fire(trainer, pl_module, "test_end")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Fire once in ``latent-probe probe`` runs, and at ``validate_end`` of ``latent-probe validate`` if asked."""
+        if trainer.sanity_checking or trainer.state.fn != "validate":
+            return
+        if self.standalone:
+            self.fire(trainer, pl_module, PROBE_MOMENT)
+        elif "validate_end" in self.moments:
+            self.fire(trainer, pl_module, "validate_end")
+
+    def on_phase_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, phase: str) -> None:
+        """Fire at a model's phase event (e.g. ``pretrain_end``) if it is among ``moments``."""
+        if phase in self.moments:
+            self.fire(trainer, pl_module, phase)
+
+    # ----- state that survives resume --------------------------------------------------------
+    @property
+    def state_key(self) -> str:
+        """Checkpoint key of this probe's state: its class and name, so two probes of one class keep theirs apart."""
+        return f"{type(self).__qualname__}[{self.name}]"
+
+    def state_dict(self) -> dict[str, Any]:
+        """The moments already fired and the probe's own history (``extra_state``)."""
+        return {"fired": list(self.fired), **self.extra_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (on resume)."""
+        self.fired = list(state_dict.get("fired", []))
+        self.load_extra_state(state_dict)
+
+    # ----- the firing protocol -------------------------------------------------------------
+    def fire(self, trainer: pl.Trainer, pl_module: pl.LightningModule, when: str) -> None:
+        """Compute on every rank, write on global rank 0; a failure on any rank is handled on all."""
+        log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
+        # A resumed run redoes the epoch it was killed in: a moment already written completely stays as it was.
+        if trainer.strategy.broadcast(is_complete(moment_dir(log_dir, self.name, when))):
+            return
+        result, error = None, None
+        try:
+            result = self.compute(trainer, pl_module)
+        except Exception as caught:  # noqa: BLE001  a probe must not kill training unless strict
+            error = caught
+        failed = any_rank(trainer.strategy, error is not None, pl_module.device)
+        if not failed and trainer.is_global_zero:
+            try:
+                out = MomentWriter(log_dir, self.name, when, trainer.global_step, tensorboard_writer(trainer), self.about())
+                self.write(result, out)
+                out.flush()
+                out.mark_complete()
+            except Exception as caught:  # noqa: BLE001
+                error = caught
+        failed = any_rank(trainer.strategy, error is not None, pl_module.device)
+        if failed:
+            self._fail(when, error)
+        elif when not in self.fired:
+            self.fired.append(when)
+
+    def about(self) -> dict[str, Any]:
+        """What the moment's manifest says of this probe: class, description, layers with the part read, split."""
+        doc = (inspect.getdoc(type(self)) or "").split("\n\n")[0].replace("\n", " ")
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "description": doc,
+                "layers": [{"layer": layer, "part": self.layer_parts.get(layer, "")} for layer in self.layers],
+                "split": self.split if self.reads_activations else None}
+
+    def _fail(self, when: str, error: BaseException | None) -> None:
+        reason = f"{type(error).__name__}: {error}" if error is not None else "it failed on another rank"
+        if self.strict or isinstance(error, ConfigError):
+            raise RuntimeError(f"probe {self.name!r} failed at {when}: {reason}") from error
+        warnings.warn(f"probe {self.name!r} failed at {when} and was skipped ({reason}); training goes on", stacklevel=2)
+
+
+def prepare_probes(probes: Sequence[Probe], pl_module: pl.LightningModule, spec: DataSpec) -> None:
+    """Resolve every probe's layers, run one setup forward pass with all of them hooked, and check each probe.
+
+    Any problem is a ``ConfigError`` naming the probe, raised before training (and, from the CLI,
+    before any run folder exists).
+    """
+    spec.ensure_known()
+    for probe in probes:
+        with _naming(probe):
+            probe.resolve(pl_module)
+    readers = [probe for probe in probes if probe.reads_activations and probe.layers]
+    run = None
+    if readers:
+        layers = [layer for probe in readers for layer in probe.layers]
+        with _naming(readers[0]):
+            run = dry_run(pl_module, spec, readers[0].split, layers)
+    for probe in probes:
+        with _naming(probe):
+            for split in probe.splits():
+                if len(spec.dataset(split)) == 0:  # type: ignore[arg-type]
+                    raise ConfigError(f"the {split!r} split of {spec.source} has no samples")
+            probe.prepare(spec, pl_module, run)
+
+
+class _naming:
+    """Prefix a setup error with the probe it concerns (once)."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.prefix = f"probe {probe.name!r}"
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if isinstance(error, ConfigError) and not str(error).startswith(self.prefix):
+            raise ConfigError(f"{self.prefix}: {error}") from None
+        return False
+
+
+def tensorboard_writer(trainer: pl.Trainer):
+    """The run's TensorBoard ``SummaryWriter``, or None when no TensorBoard logger is attached."""
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
+    return None
+
+
+def snake_case(name: str) -> str:
+    """``EmbeddingDumper`` -> ``embedding_dumper``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+__all__ = ["Probe", "module_paths", "prepare_probes", "snake_case", "tensorboard_writer"]

@@ -1,0 +1,87 @@
+"""DataSpec: keys inferred from tuple, dict and bare-tensor items; the config's overrides; pixels and inputs round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from contract_models import DictDigitsDataModule
+from torch.utils.data import TensorDataset
+
+from latent_probe.data import DigitsDataModule
+from latent_probe.errors import ConfigError
+from latent_probe.probing import DataSpecOverrides, build_data_spec
+from latent_probe.probing.data_spec import infer_keys
+
+
+def test_keys_are_inferred_from_one_item():
+    assert infer_keys((torch.zeros(3), 1)) == (0, 1)
+    assert infer_keys((torch.zeros(3), torch.zeros(3, 4))) == (0, None), "a second field that is no label"
+    assert infer_keys({"pixel_values": torch.zeros(1, 2, 2), "labels": 3}) == ("pixel_values", "labels")
+    assert infer_keys({"input_ids": torch.zeros(5), "attention_mask": torch.ones(5), "label": 1}) == (("input_ids", "attention_mask"), "label")
+    assert infer_keys(torch.zeros(4)) == (None, None)
+    with pytest.raises(ConfigError, match="data_spec.input_key"):
+        infer_keys({"text": "hello", "label": 1})
+
+
+def test_an_unknown_datamodule_with_dict_batches_is_read_by_inference():
+    spec = build_data_spec(datamodule=DictDigitsDataModule())
+    batch = spec.fetch(spec.dataset("val"), [0, 5, 7])
+    assert spec.input_key == "pixel_values" and spec.label_key == "labels"
+    assert batch.inputs.shape == (3, 1, 8, 8) and batch.labels.tolist() == [spec.dataset("val")[i]["labels"].item() for i in (0, 5, 7)]
+    assert spec.image_shape == (1, 8, 8) and spec.input_shape == (1, 8, 8)
+    assert spec.class_name(3) == "digit 3", "class names come from the dataset's `classes`"
+    assert "DictDigitsDataModule" in spec.source and "pixel_values" in spec.source
+
+
+def test_config_overrides_win_over_inference():
+    overrides = DataSpecOverrides(label_key="none", image_shape=[8, 8], class_names=list("abcdefghij"), mean=0.5, std=0.25)
+    spec = build_data_spec(datamodule=DictDigitsDataModule(), overrides=overrides)
+    spec.ensure_known()
+    assert spec.label_key is None and spec.input_key == "pixel_values" and spec.image_shape == (1, 8, 8)
+    assert spec.class_name(2) == "c" and spec.fetch(spec.dataset("val"), [0]).labels is None
+    pixels = torch.rand(4, 1, 8, 8)
+    assert torch.allclose(spec.to_pixels(spec.to_inputs(pixels)), pixels, atol=1e-6)
+    with pytest.raises(ConfigError, match="needs labels"):
+        spec.require_labels("linear_probe")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"mean": 0.5}, "give both mean and std"),
+    ({"mean": 0.5, "std": 0}, "std must be > 0"),
+    ({"image_shape": [2, 3, 4, 5]}, "image_shape must be"),
+    ({"label": 1}, "unknown data_spec key 'label'"),
+])
+def test_bad_overrides_are_config_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        build_data_spec(datamodule=DictDigitsDataModule(), overrides=overrides)
+
+
+def test_registered_datamodule_gives_its_own_spec_with_exact_pixels():
+    data = DigitsDataModule(flatten=True)
+    spec = build_data_spec(datamodule=data)
+    x, y = spec.dataset("test").tensors
+    assert spec.input_shape == (64,) and spec.image_shape == (1, 8, 8) and spec.class_names[9] == "9"
+    raw = DigitsDataModule(flatten=True, normalize=False)
+    raw.setup()
+    assert torch.allclose(spec.to_pixels(x).flatten(1), raw.dataset("test").tensors[0], atol=1e-5), "normalisation undone exactly"
+    batch = spec.fetch(spec.dataset("test"), [3, 1])
+    assert torch.equal(batch.inputs, x[[3, 1]]) and torch.equal(batch.labels, y[[3, 1]])
+
+
+def test_no_data_is_an_error_only_when_read():
+    spec = build_data_spec()
+    with pytest.raises(ConfigError, match="no datamodule"):
+        spec.dataset("val")
+
+
+def test_bare_tensor_items_have_no_labels_and_stretched_pictures():
+    class Images(TensorDataset):
+        def __getitem__(self, index):
+            return self.tensors[0][index]
+
+    data = Images(torch.rand(6, 3, 4, 4) * 10 - 5)
+    spec = build_data_spec(trainer=type("T", (), {"datamodule": None, "val_dataloaders": type("L", (), {"dataset": data})()})())
+    spec.ensure_known()
+    assert spec.input_key is None and spec.label_key is None and spec.image_shape == (3, 4, 4)
+    pixels = spec.to_pixels(spec.fetch(spec.dataset("val"), [0, 1]).inputs)
+    assert pixels.min() == 0 and pixels.max() == 1, "unknown normalisation: each picture stretched to [0, 1]"
