@@ -17,7 +17,8 @@ def test_keys_are_inferred_from_one_item():
     assert infer_keys((torch.zeros(3), 1)) == (0, 1)
     assert infer_keys((torch.zeros(3), torch.zeros(3, 4))) == (0, None), "a second field that is no label"
     assert infer_keys({"pixel_values": torch.zeros(1, 2, 2), "labels": 3}) == ("pixel_values", "labels")
-    assert infer_keys({"input_ids": torch.zeros(5), "attention_mask": torch.ones(5), "label": 1}) == (("input_ids", "attention_mask"), "label")
+    tokens = {"input_ids": torch.zeros(5), "attention_mask": torch.ones(5), "label": 1}
+    assert infer_keys(tokens) == (("input_ids", "attention_mask"), "label"), "several inputs: model(**inputs)"
     assert infer_keys(torch.zeros(4)) == (None, None)
     with pytest.raises(ConfigError, match="data_spec.input_key"):
         infer_keys({"text": "hello", "label": 1})

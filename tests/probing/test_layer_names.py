@@ -67,5 +67,6 @@ def test_recorded_outputs_read_the_named_part_of_every_call():
         model(torch.ones(2, 1))
         model(torch.ones(2, 1))
     assert [r.tolist() for r in records["pair"]] == [[[2.0], [2.0]]] * 2 and len(records["pair[0]"]) == 2
-    with pytest.raises(TypeError, match=r"part \[1\] of its output \(tuple of 2\) is a dict, not a tensor"), recorded_outputs(model, ["pair[1]"]):
+    expected = r"part \[1\] of its output \(tuple of 2\) is a dict, not a tensor"
+    with pytest.raises(TypeError, match=expected), recorded_outputs(model, ["pair[1]"]):
         model(torch.ones(2, 1))
