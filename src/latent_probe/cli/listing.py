@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from latent_probe.errors import UnknownNameError
+from latent_probe.errors import require_choice
 from latent_probe.registry import REGISTRIES, first_doc_line
 
 
@@ -11,9 +11,7 @@ def registered_rows(kinds: list[str] | None = None) -> list[tuple[str, str, str]
     kinds = kinds or list(REGISTRIES)
     rows = []
     for kind in kinds:
-        if kind not in REGISTRIES:
-            raise UnknownNameError("list kind", kind, REGISTRIES)
-        registry = REGISTRIES[kind]
+        registry = REGISTRIES[require_choice("list kind", kind, REGISTRIES)]
         rows += [(registry.kind, name, first_doc_line(registry.resolve(name))) for name in registry.list()]
     return rows
 

@@ -10,10 +10,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from latent_probe.data.in_memory import InMemoryDataset, keep_batch
 from latent_probe.data.sampler import EpochSeededRandomSampler
-from latent_probe.errors import UnknownNameError, check_range
-from latent_probe.probing.data_spec import DataSpec
-
-SPLITS = ("train", "val", "test")
+from latent_probe.errors import check_range, require_choice
+from latent_probe.probing.data_spec import SPLITS, DataSpec
 
 
 class ProbeableDataModule(pl.LightningDataModule):
@@ -37,8 +35,7 @@ class ProbeableDataModule(pl.LightningDataModule):
 
     def dataset(self, split: str) -> Dataset:
         """The dataset of ``split`` (``train``, ``val`` or ``test``), setting up the datamodule if needed."""
-        if split not in SPLITS:
-            raise UnknownNameError("split", split, SPLITS)
+        require_choice("split", split, SPLITS)
         if split not in self.splits:
             self.setup("fit" if split in ("train", "val") else "test")
         return self.splits[split]

@@ -9,7 +9,7 @@ from torch.utils.data import Subset
 from torchvision import datasets, transforms
 
 from latent_probe.data.images import ImageDataModule
-from latent_probe.errors import ConfigError, UnknownNameError, check_range
+from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.registry import register_datamodule
 
 TORCHVISION_DATASETS = {"MNIST": datasets.MNIST, "FashionMNIST": datasets.FashionMNIST, "KMNIST": datasets.KMNIST}
@@ -61,8 +61,7 @@ class MNISTDataModule(ImageDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__(normalize, flatten, seed, batch_size, num_workers)
-        if dataset not in TORCHVISION_DATASETS:
-            raise UnknownNameError("dataset", dataset, TORCHVISION_DATASETS)
+        require_choice("dataset", dataset, TORCHVISION_DATASETS)
         check_range("val_size", val_size, minimum=1)
         self.save_hyperparameters()
         self.dataset_name, self.root, self.download = dataset, str(root), download

@@ -9,7 +9,7 @@ from sklearn.datasets import make_circles, make_moons
 from torch.utils.data import TensorDataset
 
 from latent_probe.data.base import ProbeableDataModule, split_indices
-from latent_probe.errors import ConfigError, check_range
+from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.registry import register_datamodule
 
 
@@ -44,8 +44,7 @@ class Toy2DDataModule(ProbeableDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
-        if kind not in ("moons", "circles"):
-            raise ConfigError(f"kind must be 'moons' or 'circles', got {kind!r}")
+        require_choice("kind", kind, ("moons", "circles"))
         check_range("n_samples", n_samples, minimum=10)
         check_range("noise", noise, minimum=0)
         if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from torch import nn
 
-from latent_probe.errors import ConfigError, UnknownNameError
+from latent_probe.errors import ConfigError, require_choice
 
 FORMATS = (".npz", ".safetensors")
 READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, SafetensorError)
@@ -29,8 +29,7 @@ READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, SafetensorErro
 def weight_format(path: str | os.PathLike) -> str:
     """The file's format from its suffix: ``.npz`` or ``.safetensors``."""
     suffix = Path(path).suffix.lower()
-    if suffix not in FORMATS:
-        raise UnknownNameError("weights file format", suffix or str(path), FORMATS)
+    require_choice("weights file format", suffix or str(path), FORMATS)
     return suffix
 
 

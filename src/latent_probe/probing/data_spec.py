@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from latent_probe.errors import ConfigError, UnknownNameError
+from latent_probe.errors import ConfigError, require_choice
 
 SPLITS = ("train", "val", "test")
 LABEL_KEYS = ("label", "labels", "y", "target", "targets", "class", "class_label")
@@ -98,6 +98,7 @@ class DataSpec:
         class_names: one name per class index, or None (probes then use the index).
         normalization: how inputs were made of pixels in [0, 1]; None: unknown (pictures are stretched).
         source: what the spec was built from, for messages (``MNISTDataModule``, ``inferred from ...``).
+        readable_at_setup: whether the data can be read in Lightning's ``setup`` hook (not so for plain dataloaders).
     """
 
     datasets: Callable[[str], Dataset]
@@ -108,13 +109,13 @@ class DataSpec:
     class_names: tuple[str, ...] | None = None
     normalization: Normalization | None = None
     source: str = "the data"
+    readable_at_setup: bool = True  # False for a trainer's plain dataloaders: Lightning loads them after the setup hooks
     _cache: dict[str, Dataset] = field(default_factory=dict, repr=False)
 
     # ----- data ----------------------------------------------------------------------------
     def dataset(self, split: str) -> Dataset:
         """The dataset of ``split``."""
-        if split not in SPLITS:
-            raise UnknownNameError("split", split, SPLITS)
+        require_choice("split", split, SPLITS)
         if split not in self._cache:
             self._cache[split] = self.datasets(split)
         return self._cache[split]
@@ -212,7 +213,7 @@ def build_data_spec(datamodule: Any = None, trainer: Any = None, overrides: Data
     elif datamodule is not None:
         spec = InferredDataSpec(_datamodule_datasets(datamodule), INFER, INFER, source=type(datamodule).__name__)
     elif trainer is not None:
-        spec = InferredDataSpec(_trainer_datasets(trainer), INFER, INFER, source="the trainer's dataloaders")
+        spec = InferredDataSpec(_trainer_datasets(trainer), INFER, INFER, source="the trainer's dataloaders", readable_at_setup=False)
     else:
         spec = DataSpec(datasets=_no_data, source="no data")
     return apply_overrides(spec, overrides)
@@ -227,9 +228,8 @@ def apply_overrides(spec: DataSpec, overrides: DataSpecOverrides | Mapping | Non
     if overrides is None:
         return spec
     values = vars(overrides) if isinstance(overrides, DataSpecOverrides) else dict(overrides)
-    unknown = sorted(set(values) - set(vars(DataSpecOverrides())))
-    if unknown:
-        raise UnknownNameError("data_spec key", unknown[0], list(vars(DataSpecOverrides())))
+    for key in values:
+        require_choice("data_spec key", key, vars(DataSpecOverrides()))
     changes: dict[str, Any] = {}
     if values.get("input_key") is not None:
         key = values["input_key"]
@@ -266,17 +266,19 @@ def _floats(value: float | Sequence[float], positive: bool = False) -> tuple[flo
 
 def _datamodule_datasets(datamodule: Any) -> Callable[[str], Dataset]:
     """``split -> Dataset`` of any LightningDataModule, through its ``<split>_dataloader()``."""
-    state = {"set_up": False}
+    stages_set_up: set[str] = set()
 
     def datasets(split: str) -> Dataset:
         loader_fn = getattr(type(datamodule), f"{split}_dataloader", None)
         if loader_fn is None or loader_fn is getattr(pl.LightningDataModule, f"{split}_dataloader"):
             raise ConfigError(f"the probes read the {split!r} split, but {type(datamodule).__name__} has no {split}_dataloader. "
                               "HINT: set the probe's split")
-        if not state["set_up"]:
-            datamodule.prepare_data()
-            datamodule.setup("fit" if split in ("train", "val") else "test")
-            state["set_up"] = True
+        stage = "fit" if split in ("train", "val") else "test"
+        if stage not in stages_set_up:  # Lightning will set it up again for the run: probes read it now, before training
+            if not stages_set_up:
+                datamodule.prepare_data()
+            datamodule.setup(stage)
+            stages_set_up.add(stage)
         loader = getattr(datamodule, f"{split}_dataloader")()
         return _loader_dataset(loader, split, type(datamodule).__name__)
 

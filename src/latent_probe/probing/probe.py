@@ -159,10 +159,16 @@ class Probe(Callback):
         self.spec = spec
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Outside the CLI (which prepares probes before the trainer exists), prepare every probe of the trainer now."""
+        """Outside the CLI (which prepares probes before the trainer exists), prepare every probe of the trainer now,
+        or, for plain dataloaders that Lightning loads later, at the first firing."""
         if self.spec is None:
-            waiting = [p for p in trainer.callbacks if isinstance(p, Probe) and p.spec is None]
-            prepare_probes(waiting, pl_module, build_data_spec(trainer=trainer))
+            spec = build_data_spec(trainer=trainer)
+            if spec.readable_at_setup:
+                self._prepare_waiting(trainer, pl_module, spec)
+
+    def _prepare_waiting(self, trainer: pl.Trainer, pl_module: pl.LightningModule, spec: DataSpec | None = None) -> None:
+        waiting = [p for p in trainer.callbacks if isinstance(p, Probe) and p.spec is None]
+        prepare_probes(waiting, pl_module, spec or build_data_spec(trainer=trainer))
 
     # ----- when to fire --------------------------------------------------------------------
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -218,6 +224,8 @@ class Probe(Callback):
             return
         result, error = None, None
         try:
+            if self.spec is None:
+                self._prepare_waiting(trainer, pl_module)
             result = self.compute(trainer, pl_module)
         except Exception as caught:  # noqa: BLE001  a probe must not kill training unless strict
             error = caught
