@@ -12,11 +12,11 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv and install the project (editable, dev extras) under constraints.txt
+install: $(STAMP) ## Create .venv and install the project (editable; dev, timm and hf extras) under constraints.txt
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev,timm,hf]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -36,7 +36,7 @@ lint: install ## Check style with ruff
 BENCHMARKS := capture projector memory throughput mnist_loader influence fit_overhead
 
 bench: install ## Run every benchmark (installs the bench extra: Captum), results as JSON under benchmarks/results/
-	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev,bench]"
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev,timm,hf,bench]"
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py --json benchmarks/results/$$b.json || exit 1; done
 
 clean: ## Remove build outputs (keeps .venv and runs/)

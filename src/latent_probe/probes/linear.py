@@ -7,26 +7,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from torch import nn
-from torch.nn import functional as F
 
 from latent_probe.analysis.linear_readout import readout_accuracy
-from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.errors import ConfigError, require_choice
 from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe
 from latent_probe.registry import register_probe
 from latent_probe.viz.figure import new_figure
 
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
-
-
-def pooled_features(outputs: torch.Tensor, max_features: int) -> torch.Tensor:
-    """``(N, features)``: flattened outputs, with ``(N, C, H, W)`` maps average-pooled over space if too wide."""
-    if outputs.dim() == 4 and outputs[0].numel() > max_features:
-        channels = outputs.shape[1]
-        side = max(1, int((max_features // channels) ** 0.5))
-        outputs = F.adaptive_avg_pool2d(outputs, min(side, outputs.shape[-1]))
-    return outputs.flatten(1)
 
 
 @dataclass
@@ -53,9 +42,6 @@ class LinearProbe(Probe):
     Args:
         fit_split: the split whose activations train the classifiers.
         method: ``auto`` (by size), ``sklearn`` or ``torch``.
-        max_features: feature maps ``(C, H, W)`` with more values per sample than this are average-pooled
-            over space first (to ``C x s x s``, the largest grid that fits), as is usual for conv layers;
-            ``metrics.json`` says which layers were pooled.
         split: the split the accuracy is measured on.
         max_samples: samples taken from each of the two splits.
         **kwargs: the shared options of ``Probe``.
@@ -67,7 +53,6 @@ class LinearProbe(Probe):
         self,
         fit_split: Literal["train", "val", "test"] = "train",
         method: Literal["auto", "sklearn", "torch"] = "auto",
-        max_features: int = 1024,
         split: str = "val",
         max_samples: int | None = 2000,
         **kwargs: Any,
@@ -75,8 +60,7 @@ class LinearProbe(Probe):
         super().__init__(split=split, max_samples=max_samples, **kwargs)
         require_choice("fit_split", fit_split, ("train", "val", "test"))
         require_choice("method", method, ("auto", "sklearn", "torch"))
-        check_range("max_features", max_features, minimum=1)
-        self.fit_split, self.method, self.max_features = fit_split, method, max_features
+        self.fit_split, self.method = fit_split, method
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
@@ -105,9 +89,9 @@ class LinearProbe(Probe):
         fit = self.activations(trainer, pl_module, split=self.fit_split)
         evaluation = self.activations(trainer, pl_module)
         return LayerData(
-            train={p: pooled_features(o, self.max_features).numpy() for p, o in fit.outputs.items()},
+            train={p: o.numpy() for p, o in fit.outputs.items()},
             train_label=fit.label.numpy(),
-            evaluation={p: pooled_features(o, self.max_features).numpy() for p, o in evaluation.outputs.items()},
+            evaluation={p: o.numpy() for p, o in evaluation.outputs.items()},
             evaluation_label=evaluation.label.numpy(),
         )
 

@@ -10,6 +10,7 @@ import torch
 from latent_probe.errors import ConfigError
 from latent_probe.probing.data_spec import DataSpec, to_device
 from latent_probe.probing.hooks import recorded_outputs
+from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard
 
 
@@ -49,15 +50,17 @@ def sample_activations(
     batch_size: int = 256,
     seed: int = 0,
     keep_inputs: bool = False,
+    pooling: Pooling | None = None,
 ) -> Activations:
     """Forward this rank's share of the chosen samples, record ``layers``, and gather all ranks' rows.
 
-    Every rank must call this (it runs collectives). Rows come back once per dataset index, sorted.
+    Each output is reduced to ``(n, features)`` by ``pooling`` (default: the standard ``Pooling()``) as it is
+    recorded. Every rank must call this (it runs collectives). Rows come back once per dataset index, sorted.
     """
     chosen = select_indices(len(spec.dataset(split)), max_samples, seed)
     mine = shard(chosen, trainer.global_rank, trainer.world_size)
     labels, inputs = [], []
-    with recorded_outputs(pl_module, layers) as records:
+    with recorded_outputs(pl_module, layers, pooling or Pooling()) as records:
         for batch in batches(spec, split, mine, batch_size):
             spec.call(pl_module, to_device(batch.inputs, pl_module.device))
             if batch.labels is not None:

@@ -361,7 +361,8 @@ class InferredDataSpec(DataSpec):
             self.input_shape = self.input_shape or tuple(inputs.shape[1:])
             looks_like_image = inputs.is_floating_point() and inputs.dim() == 4 and inputs.shape[1] in (1, 3)
             self.image_shape = self.image_shape or (tuple(inputs.shape[1:]) if looks_like_image else None)
-        classes = getattr(dataset, "classes", None)  # torchvision datasets name their classes
+        # torchvision datasets name their classes; a Subset (a held-out split) wraps the dataset that does
+        classes = getattr(dataset, "classes", None) or getattr(getattr(dataset, "dataset", None), "classes", None)
         if self.class_names is None and isinstance(classes, (list, tuple)) and classes:
             self.class_names = tuple(str(c) for c in classes)
         self.source = f"{self.source} (inferred from its {split} split: input {self.input_key!r}, label {self.label_key!r})"
@@ -384,6 +385,16 @@ def infer_keys(item: Any) -> tuple[Key | tuple[str, ...] | None, Key | None]:
             raise ConfigError("dataset items are empty tuples. HINT: set data_spec.input_key")
         return 0, (1 if len(item) >= 2 and _label_like(item[1]) else None)
     return None, None
+
+
+def batch_parts(batch: Any) -> Batch:
+    """Inputs and labels of a collated batch by the inference rule (``(x, y, ...)``, a dict with a label key, a tensor).
+
+    Models that take any batch (``Classifier``) split their training batches with it, as the probes do.
+    """
+    input_key, label_key = infer_keys(batch)
+    inputs = batch if input_key is None else _take_inputs(batch, input_key)
+    return Batch(inputs, None if label_key is None else torch.as_tensor(_take(batch, label_key)))
 
 
 def _label_like(value: Any) -> bool:

@@ -6,7 +6,7 @@ restored on exit, even when the block raises. Outputs are reduced to a tensor by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -44,18 +44,22 @@ def _hooked(model: nn.Module, layers: Iterable[str], make_hook) -> Iterator[None
 
 
 @contextmanager
-def recorded_outputs(model: nn.Module, layers: Iterable[str]) -> Iterator[dict[str, list[torch.Tensor]]]:
+def recorded_outputs(model: nn.Module, layers: Iterable[str], transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+                     ) -> Iterator[dict[str, list[torch.Tensor]]]:
     """Inside the block, ``records[layer]`` lists a detached copy of the layer's output at every call.
 
-    Copies are taken at hook time, so a later in-place op (``ReLU(inplace=True)``) cannot change what
-    was recorded. The model is in eval mode inside the block.
+    ``transform`` (e.g. the probe's pooling) is applied in the hook, so only its result is kept. Copies are
+    taken at hook time, so a later in-place op (``ReLU(inplace=True)``) cannot change what was recorded.
+    The model is in eval mode inside the block.
     """
     layers = list(layers)
     records: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
 
     def make_hook(layer: str, part):
         def hook(module, inputs, output):
-            records[layer].append(reduce_output(output, part)[0].detach().clone())
+            value = reduce_output(output, part)[0].detach()
+            kept = transform(value) if transform is not None else value
+            records[layer].append(kept.clone() if kept.data_ptr() == value.data_ptr() else kept)
 
         return hook
 

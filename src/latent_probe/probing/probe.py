@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -36,6 +37,7 @@ from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec
 from latent_probe.probing.dry_run import DryRun, dry_run
 from latent_probe.probing.layers import module_paths, resolve_layers
 from latent_probe.probing.moments import PROBE_MOMENT, epoch_moment
+from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import any_rank
 
 LAYER_HINT = "probes read modules called once per forward pass (give each activation its own module), or set `layers`"
@@ -57,6 +59,10 @@ class Probe(Callback):
         batch_size: batch size of the probe's own forward passes.
         seed: seed of the sample subset.
         name: artifact folder name under ``probes/`` (default: the class name in snake case).
+        token_pooling: how a ``(N, T, D)`` token output is stored: ``mean`` over tokens, the ``first`` (CLS) token,
+            or ``flatten``.
+        max_features: ``(N, C, H, W)`` maps with more values per sample are average-pooled over space to fit
+            (``null``: keep all). What was done to each layer is recorded in the moment's ``manifest.json``.
     """
 
     reads_activations: ClassVar[bool] = True  # False for probes that read weights only (no setup forward pass)
@@ -74,6 +80,8 @@ class Probe(Callback):
         batch_size: int = 256,
         seed: int = 0,
         name: str | None = None,
+        token_pooling: Literal["mean", "first", "flatten"] = "mean",
+        max_features: int | None = 1024,
     ) -> None:
         super().__init__()
         check_range("every_n_epochs", every_n_epochs, minimum=0)
@@ -87,8 +95,10 @@ class Probe(Callback):
         self.name = name or snake_case(type(self).__name__)
         if not re.fullmatch(r"[A-Za-z0-9_.=-]+", self.name) or self.name in (".", ".."):
             raise ConfigError(f"probe name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.', '=')")
+        self.pooling = Pooling(token_pooling, max_features)
         self.layers: list[str] = []
         self.layer_parts: dict[str, str] = {}
+        self.layer_shapes: dict[str, tuple[int, ...]] = {}
         self.spec: DataSpec | None = None
         self.standalone = False
         self.fired: list[str] = []
@@ -129,7 +139,7 @@ class Probe(Callback):
                     split: str | None = None) -> Activations:
         """Outputs of ``self.layers`` on the probe's samples of ``split`` (default: the probe's), gathered from all ranks."""
         return sample_activations(trainer, pl_module, self.spec, self.layers, split or self.split, self.max_samples,
-                                  self.batch_size, self.seed, keep_inputs)
+                                  self.batch_size, self.seed, keep_inputs, self.pooling)
 
     # ----- setup ---------------------------------------------------------------------------
     def resolve(self, pl_module: pl.LightningModule) -> list[str]:
@@ -153,6 +163,7 @@ class Probe(Callback):
             self.layers = [layer for layer in self.layers if run.layers[layer].count == 1 and not run.layers[layer].problem
                            and run.layers[layer].shapes[0][:1] == (run.batch_size,)]
             self.layer_parts = {layer: run.layers[layer].part for layer in self.layers}
+            self.layer_shapes = {layer: run.layers[layer].shapes[0][1:] for layer in self.layers}
         if self.needs_labels:
             spec.require_labels(self.name)
         self.check(spec, pl_module, run)
@@ -226,7 +237,10 @@ class Probe(Callback):
         try:
             if self.spec is None:
                 self._prepare_waiting(trainer, pl_module)
-            result = self.compute(trainer, pl_module)
+            # Lightning fires validation and test hooks under inference mode, where no autograd graph can be built:
+            # leave it, so that probes that differentiate (integrated gradients, saliency) work at every moment.
+            with torch.inference_mode(False):
+                result = self.compute(trainer, pl_module)
         except Exception as caught:  # noqa: BLE001  a probe must not kill training unless strict
             error = caught
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
@@ -248,8 +262,15 @@ class Probe(Callback):
         """What the moment's manifest says of this probe: class, description, layers with the part read, split."""
         doc = (inspect.getdoc(type(self)) or "").split("\n\n")[0].replace("\n", " ")
         return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "description": doc,
-                "layers": [{"layer": layer, "part": self.layer_parts.get(layer, "")} for layer in self.layers],
+                "layers": [self._layer_record(layer) for layer in self.layers],
                 "split": self.split if self.reads_activations else None}
+
+    def _layer_record(self, layer: str) -> dict[str, Any]:
+        record: dict[str, Any] = {"layer": layer, "part": self.layer_parts.get(layer, "")}
+        if layer in self.layer_shapes:
+            shape = self.layer_shapes[layer]
+            record.update(shape=list(shape), stored=self.pooling.describe(shape))
+        return record
 
     def _fail(self, when: str, error: BaseException | None) -> None:
         reason = f"{type(error).__name__}: {error}" if error is not None else "it failed on another rank"

@@ -1,0 +1,60 @@
+"""How a probe keeps a big layer small: token sequences ``(N, T, D)`` and feature maps ``(N, C, H, W)`` pooled per sample.
+
+The rule, the same for every probe that stores activations (its ``token_pooling`` and ``max_features`` options):
+
+- ``(N, D)`` is kept; ``(N,)`` becomes ``(N, 1)``;
+- ``(N, T, D)`` (a transformer's tokens): ``mean`` over tokens (default), the ``first`` token (CLS), or ``flatten``;
+- ``(N, C, H, W)`` with more than ``max_features`` values per sample: average-pooled over space to ``C x s x s``,
+  the largest square grid that fits (at least ``C x 1 x 1``), as is usual for conv layers; ``max_features: null`` keeps all;
+- anything else is flattened.
+
+Pooling happens in the forward hook, batch by batch, so the full maps are never held for the whole sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from latent_probe.errors import check_range, require_choice
+
+TOKEN_POOLINGS = ("mean", "first", "flatten")
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """The reduction of one probe: ``token_pooling`` for ``(N, T, D)`` and ``max_features`` for ``(N, C, H, W)``."""
+
+    token_pooling: str = "mean"
+    max_features: int | None = 1024
+
+    def __post_init__(self) -> None:
+        require_choice("token_pooling", self.token_pooling, TOKEN_POOLINGS)
+        if self.max_features is not None:
+            check_range("max_features", self.max_features, minimum=1)
+
+    def __call__(self, output: torch.Tensor) -> torch.Tensor:
+        """``(N, features)`` of a layer output ``(N, ...)``."""
+        if output.dim() == 3 and self.token_pooling != "flatten":
+            return output.mean(dim=1) if self.token_pooling == "mean" else output[:, 0]
+        if output.dim() == 4 and self.max_features is not None and output[0].numel() > self.max_features:
+            side = self._side(output.shape[1])
+            return F.adaptive_avg_pool2d(output, (min(side, output.shape[2]), min(side, output.shape[3]))).flatten(1)
+        return output.reshape(len(output), -1)
+
+    def _side(self, channels: int) -> int:
+        return max(1, math.isqrt(max(1, self.max_features // channels)))
+
+    def describe(self, shape: tuple[int, ...]) -> str:
+        """What the rule does to one sample of ``shape`` (without the batch dimension), for the manifest."""
+        if len(shape) == 2 and self.token_pooling != "flatten":
+            how = "mean over" if self.token_pooling == "mean" else "first of"
+            return f"{how} {shape[0]} tokens -> {shape[1]}"
+        if len(shape) == 3 and self.max_features is not None and math.prod(shape) > self.max_features:
+            channels, side = shape[0], self._side(shape[0])
+            pooled = (channels, min(side, shape[1]), min(side, shape[2]))
+            return f"average-pooled {'x'.join(map(str, shape))} -> {'x'.join(map(str, pooled))} = {math.prod(pooled)}"
+        return f"flattened to {math.prod(shape)}" if len(shape) > 1 else "as is"
