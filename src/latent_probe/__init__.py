@@ -22,6 +22,14 @@ from latent_probe import data, models, probes  # noqa: E402,F401  isort: skip
 
 __version__ = "0.1.0"
 
+
+def probe(*args, **kwargs):
+    """Run probes on a model from Python; see ``latent_probe.cli.notebook.probe`` (imported on first use)."""
+    from latent_probe.cli.notebook import probe as run_probes
+
+    return run_probes(*args, **kwargs)
+
+
 __all__ = [
     "ConfigError",
     "DATAMODULES",
@@ -36,6 +44,7 @@ __all__ = [
     "list_models",
     "list_probes",
     "load_plugins",
+    "probe",
     "register_datamodule",
     "register_model",
     "register_probe",

@@ -3,6 +3,7 @@ a ``probe`` subcommand, and every probe checked by a setup forward pass before a
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from latent_probe.cli.parse_errors import condense_parser_error
 from latent_probe.cli.runs import DEFAULT_RUNS_DIR, default_callbacks, experiment_name, resume_latest_run
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
+from latent_probe.models.weights import load_weights
 from latent_probe.probing import DataSpecOverrides, Probe, build_data_spec, prepare_probes
 
 PARSER_MODE = "latent_probe_yaml"
@@ -71,6 +73,13 @@ class LatentProbeCLI(LightningCLI):
         """Add ``experiment`` (the run's name) and ``probes`` (a list of probe callbacks)."""
         parser.add_argument("--experiment", type=str | None, default=None, help="Run name under runs/ (default: the config file's stem).")
         parser.add_argument("--probes", type=list[Probe], default=[], help="Probes to attach (registered names or class paths).")
+        parser.add_argument("--weights", type=str | None, default=None,
+                            help="Weights for the model before anything runs: a state_dict .pt/.pth/.bin (weights_only), "
+                                 ".safetensors or .npz; a backbone's own file loads into Classifier (the key prefix is found).")
+        parser.add_argument("--weights_prefix", type=str | None, default=None,
+                            help="Rename the file's keys: 'from=to' replaces a leading 'from' by 'to'; a plain 'to' is added.")
+        parser.add_argument("--weights_strict", type=bool, default=True,
+                            help="Every key must fit (default); false loads the keys that fit and reports the others.")
         parser.add_argument("--data_spec", type=DataSpecOverrides | None, default=None,
                             help="How probes read the data, where inference is not enough: input_key, label_key, image_shape, "
                                  "class_names, mean, std.")
@@ -101,6 +110,12 @@ class LatentProbeCLI(LightningCLI):
         checkpoint that does not fit the model."""
         if self.subcommand is None:
             return
+        weights = self._get(self.config_init, "weights")
+        if weights:
+            skipped = load_weights(self.model, weights, self._get(self.config_init, "weights_prefix"),
+                                   self._get(self.config_init, "weights_strict", default=True))
+            if any(skipped.values()):
+                warnings.warn(f"weights {weights!r}: loaded what fits; left out {skipped}", stacklevel=2)
         probes = self._get(self.config_init, "probes", default=[]) or []
         if probes:
             spec = build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec"))

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
 import torch
-from safetensors import SafetensorError
 from torch import nn
 
 from latent_probe.errors import ConfigError, require_choice
+from latent_probe.models.weights import read_tensors
 
 FORMATS = (".npz", ".safetensors")
-READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, SafetensorError)
 
 
 def weight_format(path: str | os.PathLike) -> str:
@@ -34,18 +32,9 @@ def weight_format(path: str | os.PathLike) -> str:
 
 
 def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` or ``.safetensors`` file, by key; unreadable files raise ``ConfigError``."""
-    suffix = weight_format(path)
-    if not Path(path).is_file():
-        raise ConfigError(f"weights file not found: {str(path)!r}")
-    try:
-        if suffix == ".safetensors":
-            return safetensors.numpy.load_file(path)
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except READ_ERRORS as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"cannot read weights file {str(path)!r}: {reason}") from None
+    """Every array of an ``.npz`` or ``.safetensors`` file, by key (read by the generic ``weights.read_tensors``)."""
+    weight_format(path)
+    return {key: tensor.numpy() for key, tensor in read_tensors(path).items()}
 
 
 def write_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:

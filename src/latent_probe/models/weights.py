@@ -1,0 +1,103 @@
+"""Weights from a file for any model: a plain ``state_dict`` (``.pt``/``.pth``/``.bin``, read with ``weights_only=True``),
+``.safetensors`` or ``.npz`` (no pickle); the key prefix is found (a backbone saved by torchvision, timm or Hugging Face
+loads into ``Classifier``, whose keys start with ``backbone.``), or given as ``from=to``; every mismatch is one line."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+import torch
+from safetensors import SafetensorError
+from torch import nn
+
+from latent_probe.errors import ConfigError, require_choice
+
+FORMATS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".npz")
+READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, SafetensorError, KeyError, TypeError)
+WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")  # where checkpoints often keep the weights
+
+
+def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Every tensor of a weights file by key; nothing is unpickled, and unreadable files raise ``ConfigError``."""
+    suffix = Path(path).suffix.lower()
+    require_choice("weights file format", suffix or str(path), FORMATS)
+    if not Path(path).is_file():
+        raise ConfigError(f"weights file not found: {str(path)!r}")
+    try:
+        if suffix == ".safetensors":
+            return safetensors.torch.load_file(str(path))
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return {key: torch.from_numpy(np.array(archive[key])) for key in archive.files}
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except READ_ERRORS as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"cannot read weights file {str(path)!r}: {reason}") from None
+    return _tensors_in(loaded, str(path))
+
+
+def _tensors_in(loaded: object, source: str) -> dict[str, torch.Tensor]:
+    if isinstance(loaded, dict):
+        inner = next((loaded[k] for k in WRAPPER_KEYS if isinstance(loaded.get(k), dict)), None)
+        tensors = inner if inner is not None and not any(isinstance(v, torch.Tensor) for v in loaded.values()) else loaded
+        if tensors and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
+            return dict(tensors)
+    raise ConfigError(f"weights file {source!r} holds no state_dict (a dict of named tensors)")
+
+
+def parse_prefix(prefix: str) -> tuple[str, str]:
+    """``"from=to"`` -> ``("from", "to")``; a plain ``"to"`` adds it to every key (``("", "to")``)."""
+    old, sep, new = prefix.partition("=")
+    return (old, new) if sep else ("", prefix)
+
+
+def renamed(keys: list[str], old: str, new: str) -> dict[str, str]:
+    """``{file key: model key}`` with the leading ``old`` replaced by ``new`` (keys without ``old`` are kept)."""
+    return {key: new + key[len(old):] if key.startswith(old) else key for key in keys}
+
+
+def find_prefix(file_keys: list[str], model_keys: list[str]) -> tuple[str, str]:
+    """The ``(old, new)`` prefix swap under which most file keys name model keys (``("", "")`` when they already do)."""
+    wanted = set(model_keys)
+    candidates: Counter = Counter({("", ""): 0})
+    for key in file_keys[:50]:
+        for model_key in model_keys:
+            if model_key.endswith(key):
+                candidates[("", model_key[: len(model_key) - len(key)])] += 1
+            elif key.endswith(model_key):
+                candidates[(key[: len(key) - len(model_key)], "")] += 1
+    def hits(swap: tuple[str, str]) -> int:
+        return sum(target in wanted for target in renamed(file_keys, *swap).values())
+
+    return max(candidates, key=lambda swap: (hits(swap), swap == ("", "")))
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, prefix: str | None = None, strict: bool = True) -> dict[str, list[str]]:
+    """Load a weights file into ``model`` (prefix found or given as ``from=to``); returns what was left out.
+
+    With ``strict`` any missing or unexpected key or different shape is a ``ConfigError`` listing the first of
+    each; without it the keys that fit are loaded and the others reported.
+    """
+    tensors, expected = read_tensors(path), model.state_dict()
+    swap = parse_prefix(prefix) if prefix is not None else find_prefix(list(tensors), list(expected))
+    mapping = renamed(list(tensors), *swap)
+    state = {mapping[key]: value for key, value in tensors.items()}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}" for key in set(state) & set(expected)
+                    if state[key].shape != expected[key].shape)
+    if strict and (missing or unexpected or shapes):
+        how = f" (keys renamed {swap[0]!r} -> {swap[1]!r})" if swap != ("", "") else ""
+        raise ConfigError(
+            f"weights file {str(path)!r} does not fit {type(model).__name__}{how}: missing {missing[:4]} ({len(missing)}), "
+            f"unexpected {unexpected[:4]} ({len(unexpected)}), shapes differ {shapes[:3]}. "
+            "HINT: set weights_prefix (from=to), or weights_strict: false to load what fits"
+        )
+    fitting = {key: value for key, value in state.items() if key in expected and value.shape == expected[key].shape}
+    model.load_state_dict(fitting, strict=False)
+    return {"missing": missing, "unexpected": unexpected, "shape_mismatch": shapes}
