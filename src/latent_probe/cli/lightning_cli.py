@@ -16,7 +16,7 @@ from latent_probe.artifacts.report import write_report
 from latent_probe.cli.checkpoints import check_checkpoint_fits
 from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
-from latent_probe.cli.runs import DEFAULT_RUNS_DIR, default_callbacks, experiment_name, resume_latest_run
+from latent_probe.cli.runs import DEFAULT_RUNS_DIR, default_callbacks, experiment_name, log_into_checkpoint_run, resume_latest_run
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
@@ -104,6 +104,10 @@ class LatentProbeCLI(LightningCLI):
         if isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger"):
             if logger.init_args.get("name") is None:
                 logger.init_args.name = experiment_name(config)
+        if self.subcommand == "probe":
+            log_into_checkpoint_run(config)
+            # A post-hoc run may write into a training run: its config.yaml stays the one that trained the model.
+            self.save_config_kwargs = {**self.save_config_kwargs, "config_filename": "probe_config.yaml"}
 
     def after_instantiate_classes(self) -> None:
         """Fail fast, before anything is written: every probe's layers and needs (one setup forward pass), and a

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from latent_probe.cli.probe_options import fold_probe_options
 from latent_probe.errors import ConfigError, UnknownNameError
 from latent_probe.registry import DATAMODULES, MODELS, PROBES, Registry
 
@@ -90,7 +91,7 @@ def _option_value(argv: list[str], i: int) -> tuple[str, str | None, int]:
 
 def resolve_argv_names(argv: Iterable[str]) -> list[str]:
     """Check the config files and the ``--model``/``--data`` options of ``argv`` and resolve their names."""
-    argv = list(argv)
+    argv = fold_probe_options(list(argv), load_config_file)
     component_options = {f"--{k}": r for k, r in COMPONENT_KEYS.items() if k != "probes"}
     component_options.update({f"{option}.class_path": r for option, r in component_options.items()})
     for i, arg in enumerate(argv):

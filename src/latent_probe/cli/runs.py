@@ -30,6 +30,19 @@ def resume_latest_run(config: Namespace) -> None:
         logger.init_args.version = int(runs[-1].parts[-3].split("_")[-1])
 
 
+def log_into_checkpoint_run(config: Namespace) -> None:
+    """``probe --ckpt_path RUN/checkpoints/X.ckpt``: write into that run's folder (``runs/<exp>/version_<n>``), not a new one."""
+    logger, ckpt_path = config.trainer.get("logger"), config.get("ckpt_path")
+    if not ckpt_path or not (isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger")):
+        return
+    run = Path(ckpt_path).resolve().parent.parent
+    if Path(ckpt_path).resolve().parent.name != "checkpoints" or not run.name.startswith("version_"):
+        return  # a checkpoint from elsewhere: the probes get a run folder of their own
+    version = run.name[len("version_"):]
+    if version.isdigit():
+        logger.init_args.save_dir, logger.init_args.name, logger.init_args.version = str(run.parent.parent), run.parent.name, int(version)
+
+
 def experiment_name(config: Namespace) -> str:
     """The configured ``experiment``, else the first config file's stem, else ``default``."""
     if config.get("experiment"):

@@ -36,7 +36,7 @@ from latent_probe.probing.activations import Activations, sample_activations
 from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec
 from latent_probe.probing.dry_run import DryRun, dry_run
 from latent_probe.probing.layers import module_paths, resolve_layers
-from latent_probe.probing.moments import PROBE_MOMENT, epoch_moment
+from latent_probe.probing.moments import epoch_moment
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import any_rank
 
@@ -100,7 +100,7 @@ class Probe(Callback):
         self.layer_parts: dict[str, str] = {}
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
         self.spec: DataSpec | None = None
-        self.standalone = False
+        self.standalone_moment: str | None = None  # set by `latent-probe probe`: fire once, at this moment
         self.fired: list[str] = []
 
     # ----- what subclasses implement -------------------------------------------------------
@@ -201,8 +201,8 @@ class Probe(Callback):
         """Fire once in ``latent-probe probe`` runs, and at ``validate_end`` of ``latent-probe validate`` if asked."""
         if trainer.sanity_checking or trainer.state.fn != "validate":
             return
-        if self.standalone:
-            self.fire(trainer, pl_module, PROBE_MOMENT)
+        if self.standalone_moment:
+            self.fire(trainer, pl_module, self.standalone_moment)
         elif "validate_end" in self.moments:
             self.fire(trainer, pl_module, "validate_end")
 
