@@ -1,8 +1,11 @@
-"""An example latent-probe plugin: one probe in one file, registered on import."""
+"""An example latent-probe plugin: ActivationStats (one probe, one file) and InputSaliency (a gradient probe),
+registered on import."""
 
 from __future__ import annotations
 
 from latent_probe.probes import Probe, register_probe
+
+from lp_example_plugin.saliency import InputSaliency  # noqa: F401  registers the gradient probe too
 
 
 @register_probe()
