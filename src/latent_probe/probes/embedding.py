@@ -41,7 +41,8 @@ class EmbeddingDumper(Probe):
     class-coloured scatter and as a picture of every input thumbnail at its coordinates (how a 2-unit
     bottleneck fans the digits out on rays). ``metrics.json`` holds latent-space numbers (they need
     labels): class centroids, their distance matrix (also a heatmap), nearest-centroid share per
-    class, active units, and the same share plus k-means accuracy on the raw inputs as a baseline.
+    class, active units, and the same share plus k-means accuracy on the raw inputs as a baseline
+    (inputs larger than ``max_features`` pooled like the layers).
 
     Args:
         projector: write TensorBoard projector files.
@@ -85,7 +86,7 @@ class EmbeddingDumper(Probe):
             label=None if sample.label is None else sample.label.numpy(),
             embeddings={layer: out.flatten(1).numpy() for layer, out in sample.outputs.items()},
             images=self.spec.to_pixels(sample.inputs),
-            inputs=None if sample.inputs is None else sample.inputs.flatten(1).numpy(),
+            inputs=None if sample.inputs is None else self.pooling(sample.inputs).numpy(),  # the baseline's raw inputs, pooled
             class_names=self.spec.names_for(sample.label),
         )
 

@@ -92,7 +92,7 @@ class LayerTransformRecorder(Probe):
         sample = self.activations(trainer, pl_module, keep_inputs=True)
         labels = sample.label.numpy() if sample.label is not None else np.zeros(len(sample), dtype=np.int64)
         names = self.spec.names_for(sample.label) if sample.label is not None else ["all samples"]
-        steps = [] if sample.inputs is None else [Step(INPUT, "", sample.inputs.flatten(1).numpy())]
+        steps = [] if sample.inputs is None else [Step(INPUT, "", self.pooling(sample.inputs).numpy())]
         steps += [Step(layer, self.kinds[layer], sample.outputs[layer].flatten(1).numpy()) for layer in self.layers]
         boundary = None if sample.inputs is None else self._boundary(pl_module, sample.inputs, steps[-1])
         return TransformResult(index=sample.index.numpy(), label=labels, steps=steps, class_names=names, boundary=boundary)
