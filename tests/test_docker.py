@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers.paths import REPO
 
 DOCKER = REPO / "docker"
 

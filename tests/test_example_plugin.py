@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CONFIGS, REPO, latest_run, run_subprocess
+from helpers.paths import CONFIGS, REPO
+from helpers.runs import latest_run, run_subprocess
 
 PLUGIN = REPO / "examples" / "latent-probe-example-plugin"
 

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, latest_run
+from helpers.paths import CONFIGS
+from helpers.runs import latest_run
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 

@@ -5,7 +5,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import run_subprocess
+from helpers.runs import run_subprocess
 
 from latent_probe import registry
 

@@ -4,7 +4,8 @@ import errno
 import json
 
 import torch
-from conftest import CONFIGS, latest_run
+from helpers.paths import CONFIGS
+from helpers.runs import latest_run
 
 from latent_probe.artifacts import files as artifacts
 

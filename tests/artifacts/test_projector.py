@@ -2,25 +2,11 @@
 
 import numpy as np
 import torch
+from helpers.tensorboard_projector import load_with_tensorboard
 from PIL import Image
-from tensorboard.plugins import base_plugin
-from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
 from werkzeug.test import Client
 
 from latent_probe.artifacts import projector
-
-
-class NoRuns:
-    """The plugin asks its data provider for runs; the run folder itself is read as run '.'."""
-
-    def list_runs(self, ctx, experiment_id):
-        return []
-
-
-def load_with_tensorboard(log_dir):
-    plugin = ProjectorPlugin(base_plugin.TBContext(logdir=str(log_dir), data_provider=NoRuns()))
-    plugin._update_configs()
-    return plugin._configs["."], plugin
 
 
 def test_tsv_round_trips():

@@ -8,9 +8,9 @@ import tempfile
 
 import numpy as np
 import pytest
-from conftest import latest_run
+from helpers.probe_models import DIGITS
+from helpers.runs import latest_run
 from PIL import Image
-from test_embedding_probe import DIGITS
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import yaml
+from helpers.paths import REPO
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))  # the script imports its neighbours (_harness, mnist_loader)
 
 import reproduce  # noqa: E402

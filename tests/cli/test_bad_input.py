@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS
+from helpers.mnist_files import fake_mnist_args
+from helpers.paths import CONFIGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mnist_files import fake_mnist, fake_mnist_args  # noqa: F401  (fixture)
 
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
 MLP = str(CONFIGS / "mlp_influence.yaml")
-DIGITS = ["--model", "probe_models.TinyDigitNet", "--data", "DigitsDataModule"]
+DIGITS = ["--model", "helpers.probe_models.TinyDigitNet", "--data", "DigitsDataModule"]
 
 
 def probes(*specs) -> list[str]:
@@ -32,7 +32,7 @@ def assert_clean_error(result, *expected: str) -> str:
 
 
 @pytest.fixture
-def files(tmp_path, fake_mnist):  # noqa: F811
+def files(tmp_path, fake_mnist):
     """Weights files and checkpoints the cases point at."""
     torch.manual_seed(0)
     good = {"W1": np.zeros((784, 50), np.float32), "b1": np.zeros(50, np.float32), "W2": np.zeros((50, 100), np.float32),

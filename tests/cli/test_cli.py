@@ -2,7 +2,8 @@
 
 import pytest
 import yaml
-from conftest import CONFIGS, latest_run, run_subprocess
+from helpers.paths import CONFIGS
+from helpers.runs import latest_run, run_subprocess
 
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
 

@@ -3,8 +3,9 @@
 import pytest
 import torch
 import yaml
-from conftest import CONFIGS, latest_run
-from mnist_files import fake_mnist_args, write_fake_mnist
+from helpers.mnist_files import fake_mnist_args, write_fake_mnist
+from helpers.paths import CONFIGS
+from helpers.runs import latest_run
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 

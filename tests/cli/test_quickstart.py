@@ -1,6 +1,7 @@
 """The README's promise: the quickstart trains seed 003's ring to >= 99 % validation accuracy."""
 
-from conftest import CONFIGS, latest_run
+from helpers.paths import CONFIGS
+from helpers.runs import latest_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 

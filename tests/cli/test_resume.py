@@ -5,9 +5,10 @@ import signal
 
 import numpy as np
 import torch
-from conftest import CONFIGS, SUBPROCESS_ENV, latest_run, run_subprocess
+from helpers.paths import CONFIGS
+from helpers.runs import SUBPROCESS_ENV, latest_run, run_subprocess
+from helpers.tensorboard_projector import load_with_tensorboard
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_projector import load_with_tensorboard
 
 QUICK = ["--config", str(CONFIGS / "quickstart.yaml"), "--trainer.max_epochs=4", "--trainer.enable_progress_bar=false",
          "--data.init_args.n_samples=400"]
@@ -33,7 +34,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     straight.mkdir(), broken.mkdir()
     assert fit(straight, DUMP).returncode == 0
-    killed = fit(broken, DUMP, {"class_path": "probe_models.KillAtEpochEnd", "init_args": {"epoch": 1}})
+    killed = fit(broken, DUMP, {"class_path": "helpers.probe_models.KillAtEpochEnd", "init_args": {"epoch": 1}})
     assert killed.returncode == -signal.SIGKILL
     run = latest_run(broken, "quickstart")
     written = run / "probes" / "embedding_dumper" / "epoch=0001" / "embeddings.npz"
@@ -60,7 +61,7 @@ def test_resume_without_a_previous_run_is_a_clean_error(tmp_path):
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
-    done = fit(tmp_path, {"class_path": "probe_models.TermAtStep", "init_args": {"step": 5}})
+    done = fit(tmp_path, {"class_path": "helpers.probe_models.TermAtStep", "init_args": {"step": 5}})
     assert done.returncode == 128 + signal.SIGTERM, done.stderr[-3000:]
     assert "stopped by SIGTERM" in done.stderr and "Traceback" not in done.stderr
     checkpoint = latest_run(tmp_path, "quickstart") / "checkpoints" / "interrupted.ckpt"

@@ -2,14 +2,12 @@
 
 import pytest
 import torch
-from conftest import CONFIGS, MNIST10K
-from mnist_files import write_fake_mnist
+from helpers.mnist_files import write_fake_mnist
+from helpers.paths import CONFIGS, MNIST10K
 from torchvision import datasets
 
 from latent_probe.data import InMemoryDataset, MNISTDataModule
 from latent_probe.errors import ConfigError, UnknownNameError
-
-pytest_plugins = ["mnist_files"]  # the fake_mnist fixture
 
 
 def make(root, **kwargs) -> MNISTDataModule:

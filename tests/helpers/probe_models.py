@@ -1,4 +1,4 @@
-"""Small models the probe tests attach probes to (importable as ``probe_models.X`` in configs)."""
+"""Small models the probe tests attach probes to (importable as ``helpers.probe_models.X`` in configs)."""
 
 import os
 import signal
@@ -9,6 +9,9 @@ from torch.nn import functional as F
 
 from latent_probe.models import ClassifierModule
 from latent_probe.probes import Probe
+
+# CLI options: TinyDigitNet on the 8x8 digits, runs under runs/digits/.
+DIGITS = ["--model", "helpers.probe_models.TinyDigitNet", "--data", "DigitsDataModule", "--experiment", "digits"]
 
 
 class TinyDigitNet(ClassifierModule):

@@ -15,6 +15,6 @@ def quick_trainer(max_epochs: int = 1, **kwargs) -> pl.Trainer:
 
 
 def fake_mnist_data(root, **kwargs) -> MNISTDataModule:
-    """The datamodule on the fake IDX files of ``mnist_files.write_fake_mnist``, pixels in [0, 1], flattened."""
+    """The datamodule on the fake IDX files of ``helpers.mnist_files.write_fake_mnist``, pixels in [0, 1], flattened."""
     settings = dict(root=str(root), download=False, val_size=32, batch_size=32, normalize=False, flatten=True)
     return MNISTDataModule(**{**settings, **kwargs})

@@ -4,13 +4,11 @@ import numpy as np
 import pytest
 import safetensors.numpy
 import torch
-from conftest import CONFIGS
-from mnist_files import fake_mnist_args
+from helpers.mnist_files import fake_mnist_args
+from helpers.paths import CONFIGS
 
 from latent_probe.errors import ConfigError, UnknownNameError
 from latent_probe.models import MLPClassifier
-
-pytest_plugins = ["mnist_files"]  # the fake_mnist fixture
 
 
 def seed_layout_arrays(seed: int = 0) -> dict[str, np.ndarray]:

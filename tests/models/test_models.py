@@ -3,8 +3,8 @@
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import CONFIGS
-from quick_fit import fake_mnist_data, quick_trainer
+from helpers.paths import CONFIGS
+from helpers.quick_fit import fake_mnist_data, quick_trainer
 from torch import nn
 
 from latent_probe.errors import ConfigError, UnknownNameError
@@ -17,8 +17,6 @@ from latent_probe.models import (
     StackedDenoisingAutoencoder,
 )
 from latent_probe.models.dae import masking_noise
-
-pytest_plugins = ["mnist_files"]  # the fake_mnist fixture
 
 # Small versions of each model, the epochs a short fit needs (the SdA pretrains two layers first) and the
 # training batches per epoch (the CNN costs ~0.3 s a batch on 2 CPU cores).

@@ -3,13 +3,11 @@
 import pytest
 import pytorch_lightning as pl
 import torch
-from mnist_files import write_fake_mnist
-from quick_fit import fake_mnist_data, quick_trainer
+from helpers.mnist_files import write_fake_mnist
+from helpers.quick_fit import fake_mnist_data, quick_trainer
 
 from latent_probe.errors import ConfigError
 from latent_probe.models import StackedDenoisingAutoencoder
-
-pytest_plugins = ["mnist_files"]  # the fake_mnist fixture
 
 
 def snapshot(model: StackedDenoisingAutoencoder) -> dict[str, torch.Tensor]:

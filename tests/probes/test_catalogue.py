@@ -18,10 +18,24 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
+from latent_probe.models import Classifier
 from latent_probe.probing import resolve_layers
 from latent_probe.registry import MODELS, PROBES, list_models, list_probes
 
 SAMPLES = 24
+# Registered models that need constructor arguments: a small instance of each (every other model is built with its defaults).
+NEEDS_ARGUMENTS = {
+    "Classifier": lambda: Classifier(backbone=torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                                                  torch.nn.Linear(4 * 6 * 6, 10)), num_classes=10),
+}
+
+
+def build(name: str) -> pl.LightningModule:
+    """The registered model ``name``, with an ``example_input_array`` to shape the test data by."""
+    model = NEEDS_ARGUMENTS[name]() if name in NEEDS_ARGUMENTS else MODELS.get(name)
+    if getattr(model, "example_input_array", None) is None:
+        model.example_input_array = torch.zeros(2, 1, 8, 8)
+    return model
 
 
 class ExampleData(pl.LightningDataModule):
@@ -54,7 +68,7 @@ def small_probe(name: str):
 @pytest.mark.parametrize("model_name", list_models())
 def test_probe_on_model_writes_a_moment_or_refuses_at_setup(model_name, probe_name, tmp_path):
     pl.seed_everything(0)
-    model, probe = MODELS.get(model_name), small_probe(probe_name)
+    model, probe = build(model_name), small_probe(probe_name)
     hinted = probe_name in getattr(model, "probe_layers", {})
     trainer = ProbeTrainer(accelerator="cpu", devices=1, logger=TensorBoardLogger(tmp_path, name="matrix"), callbacks=[probe],
                            enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
@@ -73,7 +87,7 @@ def test_probe_on_model_writes_a_moment_or_refuses_at_setup(model_name, probe_na
 
 @pytest.mark.parametrize("model_name", list_models())
 def test_documented_layers_exist(model_name):
-    model = MODELS.get(model_name)
+    model = build(model_name)
     for probe_name, layers in getattr(model, "probe_layers", {}).items():
         assert probe_name in PROBES, f"{model_name}.probe_layers names an unknown probe {probe_name!r}"
         assert resolve_layers(model, layers), f"{model_name}.probe_layers[{probe_name!r}] matches nothing"

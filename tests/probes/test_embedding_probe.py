@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from helpers.probe_models import DIGITS
+from helpers.runs import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from helpers.tensorboard_projector import load_with_tensorboard
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_projector import load_with_tensorboard
-
-DIGITS = ["--model", "probe_models.TinyDigitNet", "--data", "DigitsDataModule", "--experiment", "digits"]
 
 
 def dumper(*extra: str) -> list[str]:
@@ -65,14 +64,14 @@ def test_unknown_layer_is_a_clean_error(run_cli):
 
 def test_failing_probe_warns_and_training_goes_on(run_cli, tmp_path):
     with pytest.warns(UserWarning, match="probe 'failing_probe' failed at fit_end"):
-        result = run_cli("fit", *DIGITS, "--probes", '[{"class_path": "probe_models.FailingProbe"}]')
+        result = run_cli("fit", *DIGITS, "--probes", '[{"class_path": "helpers.probe_models.FailingProbe"}]')
     assert result.code == 0
     assert (latest_run(tmp_path, "digits") / "checkpoints" / "last.ckpt").is_file()
     assert not (latest_run(tmp_path, "digits") / "probes").exists()
 
 
 def test_strict_probe_failure_stops_the_run(run_cli):
-    spec = '[{"class_path": "probe_models.FailingProbe", "init_args": {"strict": true}}]'
+    spec = '[{"class_path": "helpers.probe_models.FailingProbe", "init_args": {"strict": true}}]'
     with pytest.raises(RuntimeError, match="deliberate failure"):
         run_cli("fit", *DIGITS, "--probes", spec)
 

@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, latest_run
-from mnist_files import fake_mnist_args, write_fake_mnist
+from helpers.mnist_files import fake_mnist_args, write_fake_mnist
+from helpers.paths import CONFIGS
+from helpers.probe_models import DIGITS
+from helpers.runs import latest_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
@@ -14,8 +16,6 @@ from latent_probe.errors import ConfigError
 from latent_probe.probes.filters import FilterTiler, composed_weight, select_units
 from latent_probe.probing import DataSpec, prepare_probes
 from latent_probe.viz.tiles import auto_zoom, tile_grid
-
-DIGITS = ["--model", "probe_models.TinyDigitNet", "--data", "DigitsDataModule", "--experiment", "digits"]
 
 
 def tiler(**init_args) -> dict:

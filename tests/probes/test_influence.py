@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, assert_same_npz, latest_run, probe_on_one_and_two_processes
+from helpers.paths import CONFIGS
+from helpers.runs import assert_same_npz, latest_run, probe_on_one_and_two_processes
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from helpers.runs import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import fit_checkpoint, latest_run, probe_on_one_and_two_processes
-from test_embedding_probe import DIGITS
+from helpers.probe_models import DIGITS
+from helpers.runs import fit_checkpoint, latest_run, probe_on_one_and_two_processes
 
 from latent_probe.analysis.linear_readout import readout_accuracy
 
@@ -48,16 +48,3 @@ def test_ddp_two_processes_equal_one(tmp_path):
     folders = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *linear_probe(), "--ckpt_path", checkpoint)
     results = [json.loads((f / "linear_probe" / "probe" / "metrics.json").read_text())["accuracy"] for f in folders]
     assert results[0] == pytest.approx(results[1], abs=1e-9)
-
-
-
-def test_wide_feature_maps_are_pooled_over_space():
-    import torch
-
-    from latent_probe.probes.linear import pooled_features
-
-    maps = torch.arange(2 * 8 * 6 * 6, dtype=torch.float32).reshape(2, 8, 6, 6)
-    assert pooled_features(maps, 10_000).shape == (2, 288)
-    pooled = pooled_features(maps, 72)  # 8 channels x 3 x 3
-    assert pooled.shape == (2, 72)
-    assert torch.allclose(pooled.reshape(2, 8, 3, 3)[0, 0, 0, 0], maps[0, 0, :2, :2].mean())

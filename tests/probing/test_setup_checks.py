@@ -64,7 +64,8 @@ def test_probe_reads_any_batch_and_output(case, probe, run_cli, tmp_path):
     assert result.code == 0, result.err[-3000:]
     written = manifest(tmp_path, probe)
     if PROBES.resolve(probe).reads_activations:
-        assert written["layers"] == [{"layer": layer, "part": part}]
+        assert [(row["layer"], row["part"]) for row in written["layers"]] == [(layer, part)]
+        assert written["layers"][0]["shape"] == [16] and written["layers"][0]["stored"] == "as is"
 
 
 @pytest.mark.parametrize("probe", list_probes())
