@@ -20,10 +20,10 @@ class DictDigits(Dataset):
 
     classes = [f"digit {d}" for d in range(10)]
 
-    def __init__(self, part: slice) -> None:
+    def __init__(self, start: int = 0, stop: int = 600) -> None:
         digits = load_digits()
-        self.pixels = torch.as_tensor(digits.images[part], dtype=torch.float32).div(16).unsqueeze(1)
-        self.labels = torch.as_tensor(digits.target[part], dtype=torch.int64)
+        self.pixels = torch.as_tensor(digits.images[start:stop], dtype=torch.float32).div(16).unsqueeze(1)
+        self.labels = torch.as_tensor(digits.target[start:stop], dtype=torch.int64)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -36,7 +36,7 @@ class DictDigitsDataModule(pl.LightningDataModule):
     """A datamodule no probe has heard of: no ``data_spec()``, dict batches, train/val/test dataloaders."""
 
     def setup(self, stage: str | None = None) -> None:
-        self.parts = {"train": DictDigits(slice(0, 600)), "val": DictDigits(slice(600, 800)), "test": DictDigits(slice(800, 1000))}
+        self.parts = {"train": DictDigits(0, 600), "val": DictDigits(600, 800), "test": DictDigits(800, 1000)}
 
     def train_dataloader(self):
         return DataLoader(self.parts["train"], batch_size=32, shuffle=True)
