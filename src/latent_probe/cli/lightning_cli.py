@@ -118,8 +118,9 @@ class LatentProbeCLI(LightningCLI):
         if weights:
             skipped = load_weights(self.model, weights, self._get(self.config_init, "weights_prefix"),
                                    self._get(self.config_init, "weights_strict", default=True))
-            if any(skipped.values()):
-                warnings.warn(f"weights {weights!r}: loaded what fits; left out {skipped}", stacklevel=2)
+            left_out = {key: value for key, value in skipped.items() if value}
+            if left_out:
+                warnings.warn(f"weights {weights!r}: loaded what fits; left out {left_out}", stacklevel=2)
         probes = self._get(self.config_init, "probes", default=[]) or []
         if probes:
             spec = build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec"))

@@ -77,17 +77,29 @@ def find_prefix(file_keys: list[str], model_keys: list[str]) -> tuple[str, str]:
     return max(candidates, key=lambda swap: (hits(swap), swap == ("", "")))
 
 
+def common_scope(keys: list[str]) -> str:
+    """``"backbone."`` when every key starts with that one first component, else ``""``."""
+    firsts = {key.split(".", 1)[0] for key in keys if "." in key}
+    return f"{firsts.pop()}." if len(firsts) == 1 and all("." in key for key in keys) else ""
+
+
 def load_weights(model: nn.Module, path: str | os.PathLike, prefix: str | None = None, strict: bool = True) -> dict[str, list[str]]:
     """Load a weights file into ``model`` (prefix found or given as ``from=to``); returns what was left out.
 
     With ``strict`` any missing or unexpected key or different shape is a ``ConfigError`` listing the first of
-    each; without it the keys that fit are loaded and the others reported.
+    each; without it the keys that fit are loaded and the others reported. When every key of the file lands under
+    one module (``backbone.``), the model's keys outside it keep their values (``kept_initial``, reported).
     """
     tensors, expected = read_tensors(path), model.state_dict()
     swap = parse_prefix(prefix) if prefix is not None else find_prefix(list(tensors), list(expected))
     mapping = renamed(list(tensors), *swap)
     state = {mapping[key]: value for key, value in tensors.items()}
     missing = sorted(set(expected) - set(state))
+    # A file of the backbone alone (its keys all land under `backbone.`) cannot hold the wrapper's own layers (an
+    # input adapter): those keep their initial values and are reported, not refused.
+    scope = common_scope(list(state))
+    own = [key for key in missing if scope and not key.startswith(scope)]
+    missing = [key for key in missing if key not in own]
     unexpected = sorted(set(state) - set(expected))
     shapes = sorted(f"{key} {tuple(state[key].shape)} vs {tuple(expected[key].shape)}" for key in set(state) & set(expected)
                     if state[key].shape != expected[key].shape)
@@ -100,4 +112,4 @@ def load_weights(model: nn.Module, path: str | os.PathLike, prefix: str | None =
         )
     fitting = {key: value for key, value in state.items() if key in expected and value.shape == expected[key].shape}
     model.load_state_dict(fitting, strict=False)
-    return {"missing": missing, "unexpected": unexpected, "shape_mismatch": shapes}
+    return {"missing": missing, "unexpected": unexpected, "shape_mismatch": shapes, "kept_initial": own}
