@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
-from latent_probe.data.sampler import EpochSeededRandomSampler
+from latent_probe.data.base import ProbeableDataModule
 from latent_probe.errors import ConfigError, check_range
+from latent_probe.probing.data_spec import INFER, DataSpec, InferredDataSpec
 from latent_probe.registry import register_datamodule
 
 
 @register_datamodule()
-class DatasetDataModule(pl.LightningDataModule):
+class DatasetDataModule(ProbeableDataModule):
     """Train, validation and test splits from any datasets given in the config (``FakeData``, ``ImageFolder``, ``CIFAR10``,
     a class of your own); items may be ``(input, label, ...)`` tuples or dicts, read by the probes' data spec.
 
@@ -45,16 +45,13 @@ class DatasetDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        check_range("batch_size", batch_size, minimum=1)
-        check_range("num_workers", num_workers, minimum=0)
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
         check_range("val_fraction", val_fraction, minimum=0, maximum=0.9)
         for name, dataset in (("train", train), ("val", val), ("test", test)):
             if dataset is not None and not hasattr(type(dataset), "__getitem__"):
                 raise ConfigError(f"DatasetDataModule: {name} must be a Dataset (indexable), got {type(dataset).__name__}")
         self.given = {"train": train, "val": val, "test": test}
-        self.val_fraction, self.batch_size, self.num_workers, self.seed = val_fraction, batch_size, num_workers, seed
-        self.splits: dict[str, Dataset] = {}
+        self.val_fraction, self.seed = val_fraction, seed
 
     def setup(self, stage: str | None = None) -> None:
         """Hold out the validation split (once) when no validation dataset was given."""
@@ -71,25 +68,6 @@ class DatasetDataModule(pl.LightningDataModule):
             train, val = Subset(train, order[held_out:]), Subset(train, order[:held_out])
         self.splits = {"train": train, "val": val, "test": test if test is not None else val}
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        self.setup()
-        dataset = self.splits[split]
-        sampler = EpochSeededRandomSampler(dataset) if shuffle else None  # a resumed run replays the same order
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches."""
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches in order."""
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        """Test batches in order."""
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        """Test batches, for ``latent-probe predict``."""
-        return self._loader("test", shuffle=False)
+    def data_spec(self) -> DataSpec:
+        """Items of any form: keys, shapes and class names are inferred from the first item (``data_spec:`` corrects them)."""
+        return InferredDataSpec(self.dataset, INFER, INFER, source=type(self).__name__)
