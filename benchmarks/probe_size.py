@@ -4,8 +4,9 @@ For the embedding dumper and the layer-transform recorder on torchvision's ResNe
 50,176 values per 112 x 112 image) and on a Hugging Face ViT block (tokens (50, 192) = 9,600 values), each variant
 runs in a fresh process through ``latent_probe.probe``: ``peak_rss_mib`` is the process's peak resident memory minus
 what it held before probing, ``files_mib`` what the moment wrote (NPZ, PNG, GIF, projector files). Defaults:
-``token_pooling: mean``, ``max_features: 1024``. Goals: with the defaults no firing writes more than 50 MB, and the
-peak stays within ~4x the pooled array plus the model's own working memory (reported as ``peak_vs_pooled_array``).
+``token_pooling: mean``, ``max_features: 1024``. ``bare_forward`` is the model alone over the same samples at the
+probes' batch size (its working memory, which no probe option changes). Goals: with the defaults no firing writes more
+than 50 MB, and the probe adds little beyond the model's own forward pass (``peak_default_vs_bare_forward``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ options = {"layers": [layer], "max_samples": samples, "split": "val", "strict": 
 if variant == "flatten":
     options.update(token_pooling="flatten", max_features=None)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if probe == "bare":  # the model alone over the same samples, batch 256 as the probes' passes: its working memory
+    with torch.no_grad():
+        for x, _ in torch.utils.data.DataLoader(data, batch_size=256):
+            model.eval()(x)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_mib": (peak - before) / 1024, "files_mib": 0.0, "stored": None, "shape": None}))
+    sys.exit(0)
 with tempfile.TemporaryDirectory() as folder:
     run = latent_probe.probe(model, data, probes=[{"class_path": probe, "init_args": options}], out=pathlib.Path(folder) / "size",
                              accelerator="cpu")
@@ -62,6 +70,9 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0], lambda p: p.add_argument("--samples", type=int, default=500))
     figures, ratios = {}, {}
     for model in ("resnet18", "vit"):
+        bare = measure(model, "bare", "default", args.samples)
+        figures[f"{model}/bare_forward"] = bare
+        print(f"{model:9} {'bare forward':23} {'':8} peak +{bare['peak_rss_mib']:7.1f} MiB")
         for probe in ("EmbeddingDumper", "LayerTransformRecorder"):
             for variant in ("default", "flatten"):
                 result = measure(model, probe, variant, args.samples)
@@ -71,6 +82,7 @@ def main() -> None:
             default, flat = figures[f"{model}/{probe}/default"], figures[f"{model}/{probe}/flatten"]
             ratios[f"{model}/{probe}/files_flatten_vs_default"] = flat["files_mib"] / max(default["files_mib"], 1e-9)
             ratios[f"{model}/{probe}/peak_flatten_vs_default"] = flat["peak_rss_mib"] / max(default["peak_rss_mib"], 1e-9)
+            ratios[f"{model}/{probe}/peak_default_vs_bare_forward"] = default["peak_rss_mib"] / max(bare["peak_rss_mib"], 1e-9)
     figures["samples"] = args.samples
     write_result("probe_size", figures, ratios, args.json)
 
