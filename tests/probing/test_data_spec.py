@@ -10,7 +10,7 @@ from torch.utils.data import TensorDataset
 from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.probing import DataSpecOverrides, build_data_spec
-from latent_probe.probing.data_spec import infer_keys
+from latent_probe.probing.batches import infer_keys
 
 
 def test_keys_are_inferred_from_one_item():

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.models.base import ClassifierModule
-from latent_probe.probing.data_spec import Inputs, batch_parts
+from latent_probe.probing.batches import Inputs, batch_parts
 from latent_probe.registry import register_model
 
 

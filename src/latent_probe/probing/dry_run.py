@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from latent_probe.errors import ConfigError
-from latent_probe.probing.data_spec import Batch, DataSpec, to_device
+from latent_probe.probing.batches import Batch, to_device
+from latent_probe.probing.data_spec import DataSpec
 from latent_probe.probing.hooks import eval_mode
 from latent_probe.probing.layers import reduce_output, split_part
 
