@@ -101,9 +101,10 @@ def render_table(rows: list[tuple[str, str]]) -> str:
 
 
 def layer_read(row: dict[str, Any]) -> str:
-    """``encoder`` or, when a part of a non-tensor output was read, ``encoder (part [0])``."""
-    layer, part = str(row.get("layer", "?")), str(row.get("part") or "")
-    return f"{layer} (part {part})" if part and not layer.endswith(part) else layer
+    """``encoder``, plus the part read from a non-tensor output and how a big output was stored, when so."""
+    layer, part, stored = str(row.get("layer", "?")), str(row.get("part") or ""), str(row.get("stored") or "")
+    notes = [f"part {part}"] * bool(part and not layer.endswith(part)) + [stored] * bool(stored and stored != "as is")
+    return f"{layer} ({'; '.join(notes)})" if notes else layer
 
 
 def render_moment(run_dir: Path, moment: Moment) -> str:
