@@ -130,11 +130,13 @@ def load_plugins(force: bool = False) -> dict[str, str]:
             continue
         try:
             loaded = entry_point.load()
-        except Exception as error:  # a broken plugin must not break the CLI for everything else
-            warnings.warn(f"latent-probe plugin {entry_point.name!r} ({entry_point.value}) failed to load: {error}", stacklevel=2)
+            if inspect.isfunction(loaded):
+                loaded()
+        except (Exception, SystemExit) as error:  # a broken plugin (even one calling sys.exit) must not take the CLI down
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            warnings.warn(f"latent-probe plugin {entry_point.name!r} ({entry_point.value}) failed to load and was skipped: {reason}",
+                          stacklevel=2)
             continue
-        if inspect.isfunction(loaded):
-            loaded()
         _loaded_plugins[entry_point.name] = entry_point.value
     return dict(_loaded_plugins)
 

@@ -17,10 +17,20 @@ def read_checkpoint(ckpt_path: str) -> dict:
     try:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001  pickle, zip and torch errors all mean "not a usable checkpoint"
-        raise ConfigError(f"cannot read checkpoint {ckpt_path!r}: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"cannot read checkpoint {ckpt_path!r}: {why_unreadable(error)}") from None
     if not isinstance(checkpoint, dict):
         raise ConfigError(f"checkpoint {ckpt_path!r} holds a {type(checkpoint).__name__}, not a checkpoint dict")
     return checkpoint
+
+
+def why_unreadable(error: BaseException) -> str:
+    """A short reason for a failed ``torch.load`` (torch's own messages run to a paragraph)."""
+    text = str(error).strip()
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return "it holds pickled Python objects beyond tensors, and loading those would run code; latent-probe never unpickles"
+    if "central directory" in text or "zip archive" in text or isinstance(error, EOFError) or "Ran out of input" in text:
+        return "the file is truncated, empty or not a torch checkpoint"
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
 def check_checkpoint_fits(model: pl.LightningModule, ckpt_path: str, checkpoint: dict | None = None) -> dict:
@@ -42,3 +52,23 @@ def check_checkpoint_fits(model: pl.LightningModule, ckpt_path: str, checkpoint:
 def load_checkpoint_weights(model: pl.LightningModule, ckpt_path: str) -> None:
     """Load a checkpoint's ``state_dict`` into ``model`` after checking that it fits."""
     model.load_state_dict(check_checkpoint_fits(model, ckpt_path)["state_dict"])
+
+
+RESUME_KEYS = ("state_dict", "epoch", "global_step", "loops")  # what Lightning reads to continue a fit
+
+
+def check_lightning_checkpoint(ckpt_path: str, resuming: bool) -> dict:
+    """Read ``ckpt_path`` safely and check it is a Lightning checkpoint (with what resuming a fit needs)."""
+    checkpoint = read_checkpoint(ckpt_path)
+    needed = RESUME_KEYS if resuming else ("state_dict",)
+    missing = [key for key in needed if key not in checkpoint]
+    if missing:
+        raise ConfigError(f"checkpoint {ckpt_path!r} is not a Lightning checkpoint{' to resume from' if resuming else ''}: "
+                          f"no {', '.join(missing)}. HINT: a plain state_dict goes through --weights")
+    return checkpoint
+
+
+def check_hpc_checkpoints(root: str | Path) -> None:
+    """Read every ``hpc_ckpt_*.ckpt`` Lightning would restore by itself under SLURM, safely, before it does."""
+    for path in sorted(Path(root).glob("hpc_ckpt_*.ckpt")):
+        check_lightning_checkpoint(str(path), resuming=True)

@@ -13,10 +13,17 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 import latent_probe  # noqa: F401  registers the built-in components
 from latent_probe.artifacts.report import write_report
-from latent_probe.cli.checkpoints import check_checkpoint_fits
+from latent_probe.cli.checkpoints import check_checkpoint_fits, check_hpc_checkpoints, check_lightning_checkpoint
 from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
-from latent_probe.cli.runs import DEFAULT_RUNS_DIR, default_callbacks, experiment_name, log_into_checkpoint_run, resume_latest_run
+from latent_probe.cli.runs import (
+    DEFAULT_RUNS_DIR,
+    default_callbacks,
+    experiment_name,
+    log_into_checkpoint_run,
+    resume_latest_run,
+    use_latest_checkpoint,
+)
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
@@ -89,12 +96,20 @@ class LatentProbeCLI(LightningCLI):
         self.config = parser.parse_args(args)
 
     def _parse_ckpt_path(self) -> None:
-        config = self.config.get(str(self.config.get("subcommand")), Namespace())
+        """Resolve ``--ckpt_path last`` and read every checkpoint safely, before Lightning opens any of them."""
+        subcommand = self.config.get("subcommand")
+        config = self.config.get(str(subcommand), Namespace())
         ckpt_path = config.get("ckpt_path")
-        if ckpt_path == "last" and self.config.get("subcommand") == "fit":
+        if ckpt_path == "last" and subcommand == "fit":
             resume_latest_run(config)
-        elif ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS and not Path(ckpt_path).is_file():
-            raise ConfigError(f"checkpoint file not found: {ckpt_path!r}")
+        elif ckpt_path == "last":
+            use_latest_checkpoint(config)
+        elif ckpt_path in CHECKPOINT_SPECIAL_PATHS:
+            raise ConfigError(f"--ckpt_path {ckpt_path} is not supported here. HINT: give a checkpoint file, or `last`")
+        if config.get("ckpt_path"):
+            check_lightning_checkpoint(config.ckpt_path, resuming=subcommand == "fit")
+        if subcommand == "fit":
+            check_hpc_checkpoints(config.trainer.get("default_root_dir") or ".")  # Lightning restores these by itself
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:

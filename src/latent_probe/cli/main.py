@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import sys
 
@@ -34,6 +35,14 @@ def find_disk_full(error: BaseException) -> OSError | None:
     return found if isinstance(found, OSError) and found.errno in (errno.ENOSPC, errno.EDQUOT) else None
 
 
+def refuse_unsafe_loading() -> None:
+    """Refuse ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``: it makes torch unpickle checkpoints, which runs code inside them."""
+    value = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "").strip().lower()
+    if value not in ("", "0", "false", "no", "off"):
+        raise ConfigError("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: torch would unpickle checkpoints and run code in them; "
+                          "latent-probe reads them with weights_only=True only. HINT: unset it")
+
+
 def report_argument(args: list[str]) -> str:
     """The RUN_DIR of ``latent-probe report RUN_DIR``."""
     if len(args) != 1 or args[0].startswith("-"):
@@ -49,6 +58,7 @@ def main(args: list[str] | None = None) -> None:
         print_help(text)
         raise SystemExit(0 if argv else 2)
     try:
+        refuse_unsafe_loading()
         load_plugins()
         if argv[:1] == ["list"]:
             print_registered(argv[1:])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from latent_probe.cli.config_files import limited_yaml, parse_config, read_config_text
 from latent_probe.cli.probe_options import fold_probe_options
 from latent_probe.errors import ConfigError, UnknownNameError
 from latent_probe.registry import DATAMODULES, MODELS, PROBES, Registry
@@ -67,17 +67,8 @@ def resolve_config_names(config: Any) -> Any:
 
 
 def load_config_file(path: str) -> Any:
-    """Read a YAML config file, with clear one-line errors for a missing file or bad YAML."""
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"config file not found: {path!r}")
-    try:
-        return yaml.safe_load(file.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"config file {path!r} is not valid YAML{where}: {problem}") from None
+    """Read a YAML config file with limits (size, depth, aliases, UTF-8, a mapping); every problem is one line."""
+    return parse_config(read_config_text(path), path)
 
 
 def _option_value(argv: list[str], i: int) -> tuple[str, str | None, int]:
@@ -113,11 +104,11 @@ def resolve_argv_names(argv: Iterable[str]) -> list[str]:
 
 def _load_option(key: str, value: str) -> Any:
     try:
-        return yaml.safe_load(value)
+        return limited_yaml(value, key)
     except yaml.YAMLError:
         raise ConfigError(f"{key}: not a valid YAML/JSON value: {value!r}") from None
 
 
 def yaml_loader_resolving_names(text: str) -> Any:
-    """jsonargparse loader: safe YAML, with registered component names rewritten to import paths."""
-    return resolve_config_names(yaml.safe_load(text))
+    """jsonargparse loader (config files and option values): limited safe YAML, registered names rewritten to import paths."""
+    return resolve_config_names(limited_yaml(text, "given"))

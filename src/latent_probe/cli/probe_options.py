@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from latent_probe.cli.config_files import limited_yaml
 from latent_probe.errors import ConfigError
 
 _OPTION = re.compile(r"^--probes\.(\d+)\.(.+)$")
@@ -55,7 +56,7 @@ def _split(argv: list[str], i: int) -> tuple[str | None, str | None, int]:
 
 def _yaml(key: str, value: str) -> Any:
     try:
-        return yaml.safe_load(value)
+        return limited_yaml(value, key)
     except yaml.YAMLError:
         raise ConfigError(f"{key}: not a valid YAML/JSON value: {value!r}") from None
 

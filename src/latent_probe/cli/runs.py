@@ -30,6 +30,19 @@ def resume_latest_run(config: Namespace) -> None:
         logger.init_args.version = int(runs[-1].parts[-3].split("_")[-1])
 
 
+def use_latest_checkpoint(config: Namespace) -> None:
+    """``test``/``validate``/``predict``/``probe --ckpt_path last``: the newest run's last.ckpt; none is an error."""
+    logger = config.trainer.get("logger")
+    name = (logger.init_args.get("name") if isinstance(logger, Namespace) else None) or experiment_name(config)
+    save_dir = (logger.init_args.get("save_dir") if isinstance(logger, Namespace) else None) or DEFAULT_RUNS_DIR
+    found = sorted(Path(save_dir, name).glob("version_*/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-3].split("_")[-1])
+                   if p.parts[-3].split("_")[-1].isdigit() else -1)
+    if not found:
+        raise ConfigError(f"--ckpt_path last: no checkpoints/last.ckpt under {str(Path(save_dir, name))!r}, so there is no trained "
+                          "model to use. HINT: train first, or give a checkpoint file")
+    config.ckpt_path = str(found[-1])
+
+
 def log_into_checkpoint_run(config: Namespace) -> None:
     """``probe --ckpt_path RUN/checkpoints/X.ckpt``: write into that run's folder (``runs/<exp>/version_<n>``), not a new one."""
     logger, ckpt_path = config.trainer.get("logger"), config.get("ckpt_path")
