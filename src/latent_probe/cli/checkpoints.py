@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 
 from latent_probe.errors import ConfigError
+from latent_probe.models.weights import why_unreadable
 
 
 def read_checkpoint(ckpt_path: str) -> dict:
@@ -21,16 +22,6 @@ def read_checkpoint(ckpt_path: str) -> dict:
     if not isinstance(checkpoint, dict):
         raise ConfigError(f"checkpoint {ckpt_path!r} holds a {type(checkpoint).__name__}, not a checkpoint dict")
     return checkpoint
-
-
-def why_unreadable(error: BaseException) -> str:
-    """A short reason for a failed ``torch.load`` (torch's own messages run to a paragraph)."""
-    text = str(error).strip()
-    if "Weights only load failed" in text or "Unsupported global" in text:
-        return "it holds pickled Python objects beyond tensors, and loading those would run code; latent-probe never unpickles"
-    if "central directory" in text or "zip archive" in text or isinstance(error, EOFError) or "Ran out of input" in text:
-        return "the file is truncated, empty or not a torch checkpoint"
-    return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
 def check_checkpoint_fits(model: pl.LightningModule, ckpt_path: str, checkpoint: dict | None = None) -> dict:

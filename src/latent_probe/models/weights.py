@@ -5,20 +5,17 @@ loads into ``Classifier``, whose keys start with ``backbone.``), or given as ``f
 from __future__ import annotations
 
 import os
-import zipfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import safetensors.torch
 import torch
-from safetensors import SafetensorError
 from torch import nn
 
 from latent_probe.errors import ConfigError, require_choice
 
 FORMATS = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".npz")
-READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, SafetensorError, KeyError, TypeError)
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module")  # where checkpoints often keep the weights
 
 
@@ -35,10 +32,19 @@ def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             with np.load(path, allow_pickle=False) as archive:
                 return {key: torch.from_numpy(np.array(archive[key])) for key in archive.files}
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except READ_ERRORS as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"cannot read weights file {str(path)!r}: {reason}") from None
+    except Exception as error:  # noqa: BLE001  pickle, zip, safetensors and torch errors all mean "not a usable file"
+        raise ConfigError(f"cannot read weights file {str(path)!r}: {why_unreadable(error)}") from None
     return _tensors_in(loaded, str(path))
+
+
+def why_unreadable(error: BaseException) -> str:
+    """A short reason for a failed ``torch.load`` (torch's own messages run to a paragraph)."""
+    text = str(error).strip()
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return "it holds pickled Python objects beyond tensors, and loading those would run code; latent-probe never unpickles"
+    if "central directory" in text or "zip archive" in text or isinstance(error, EOFError) or "Ran out of input" in text:
+        return "the file is truncated, empty or not a torch checkpoint"
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
 def _tensors_in(loaded: object, source: str) -> dict[str, torch.Tensor]:
