@@ -76,3 +76,27 @@ def test_cli_lists_and_trains_plugin_model(plugin_site, tmp_path):
     )
     assert fit.returncode == 0, fit.stderr[-2000:]
     assert list((tmp_path / "runs" / "default").glob("version_0/checkpoints/last.ckpt"))
+
+
+BROKEN = {
+    "raises on import": "raise RuntimeError('broken on import')\n",
+    "exits on import": "import sys\nsys.exit(3)\n",
+    "register() raises": "def register():\n    raise ValueError('broken register')\n",
+    "register() exits": "import sys\n\ndef register():\n    sys.exit('bye')\n",
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_plugin_is_skipped_with_a_warning_and_the_cli_goes_on(case, tmp_path):
+    site = tmp_path / "site"
+    (site / "lp_broken").mkdir(parents=True)
+    (site / "lp_broken" / "__init__.py").write_text(BROKEN[case])
+    dist_info = site / "lp_broken-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: lp-broken\nVersion: 0.1\n")
+    target = "lp_broken:register" if "register" in case else "lp_broken"
+    (dist_info / "entry_points.txt").write_text(f"[latent_probe.plugins]\nbroken = {target}\n")
+    listed = run_subprocess("list", "probes", cwd=tmp_path, env={"PYTHONPATH": str(site)})
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "EmbeddingDumper" in listed.stdout
+    assert "plugin 'broken'" in listed.stderr and "failed to load and was skipped" in listed.stderr
