@@ -67,6 +67,11 @@ CASES = {
     "a list as config": (["fit", "--config", "a_list.yaml"], ["a_list.yaml", "holds a list"]),
     "deeply nested config": (["fit", "--config", "deep.yaml"], ["deep.yaml", "nests deeper than 50"]),
     "huge config": (["fit", "--config", "huge.yaml"], ["huge.yaml", "must be under 1,000,000"]),
+    "experiment name escaping runs/": (["fit", "--config", QUICKSTART, "--experiment", "../../outside"],
+                                        ["experiment '../../outside' must be one folder name"]),
+    "probe name escaping its folder": (["fit", "--config", QUICKSTART, "--probes",
+                                        '[{"class_path": "LayerTransformRecorder", "init_args": {"name": "../../x"}}]'],
+                                       ["probe name '../../x' must be a plain folder name"]),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,17 @@ def log_into_checkpoint_run(config: Namespace) -> None:
 def experiment_name(config: Namespace) -> str:
     """The configured ``experiment``, else the first config file's stem, else ``default``."""
     if config.get("experiment"):
-        return config.experiment
+        return plain_folder_name(config.experiment, "experiment")
     config_files = [c for c in (config.get("config") or []) if c is not None]
     return Path(str(config_files[0])).stem if config_files else "default"
+
+
+def plain_folder_name(name: str, what: str) -> str:
+    """``name`` if it is one plain folder name (so it cannot place files outside ``runs/``); else a ``ConfigError``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.=+-]{0,127}", name) or ".." in name:
+        raise ConfigError(f"{what} {name!r} must be one folder name of letters, digits and _.=+- (at most 128, no '..', "
+                          "no '/'). HINT: e.g. --experiment resnet_mnist")
+    return name
 
 
 def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
