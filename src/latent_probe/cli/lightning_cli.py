@@ -94,6 +94,10 @@ class LatentProbeCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parse ``args`` (always given by ``main``, so LightningCLI's sys.argv warning does not apply)."""
         self.config = parser.parse_args(args)
+        subcommand = self.config.get("subcommand")
+        seed = (self.config.get(subcommand) if subcommand else self.config).get("seed_everything")
+        if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= 2**32 - 1:
+            raise ConfigError(f"seed_everything must be in [0, {2**32 - 1}] (or true for a random seed), got {seed}")
 
     def _parse_ckpt_path(self) -> None:
         """Resolve ``--ckpt_path last`` and read every checkpoint safely, before Lightning opens any of them."""

@@ -45,7 +45,7 @@ class Toy2DDataModule(ProbeableDataModule):
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         require_choice("kind", kind, ("moons", "circles"))
-        check_range("n_samples", n_samples, minimum=10)
+        check_range("n_samples", n_samples, minimum=10, maximum=10_000_000)
         check_range("noise", noise, minimum=0)
         if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
             raise ConfigError(f"val_fraction + test_fraction must be in [0, 1), got {val_fraction} + {test_fraction}")

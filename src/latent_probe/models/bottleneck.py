@@ -11,6 +11,7 @@ from torch import nn
 from latent_probe.errors import check_range
 from latent_probe.models.activations import check_activation, make_activation
 from latent_probe.models.base import LogitsClassifierModule
+from latent_probe.models.dense import MAX_UNITS, check_chain
 from latent_probe.registry import register_model
 
 
@@ -82,11 +83,12 @@ class BottleneckClassifier(LogitsClassifierModule):
     ) -> None:
         super().__init__(lr=lr)
         check_activation(activation)
-        check_range("bottleneck_dim", bottleneck_dim, minimum=1)
-        check_range("hidden", hidden, minimum=1)
-        check_range("num_classes", num_classes, minimum=2)
-        check_range("in_channels", in_channels, minimum=1)
-        check_range("image_size", image_size, minimum=6)  # two 3x3 convolutions and a 2x2 pooling must fit
+        check_range("bottleneck_dim", bottleneck_dim, minimum=1, maximum=MAX_UNITS)
+        check_range("hidden", hidden, minimum=1, maximum=MAX_UNITS)
+        check_range("num_classes", num_classes, minimum=2, maximum=MAX_UNITS)
+        check_range("in_channels", in_channels, minimum=1, maximum=4096)
+        check_range("image_size", image_size, minimum=6, maximum=16_384)  # two 3x3 convolutions and a 2x2 pooling must fit
+        check_chain("BottleneckClassifier", [64 * ((image_size - 4) // 2) ** 2, hidden, bottleneck_dim, num_classes])
         self.save_hyperparameters()
         self.example_input_array = torch.zeros(2, in_channels, image_size, image_size)
         self.image_shape = (in_channels, image_size, image_size)

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from latent_probe.errors import check_range
 from latent_probe.models.base import ReconstructionModule, example_input
+from latent_probe.models.dense import MAX_UNITS, check_chain
 from latent_probe.registry import register_model
 
 
@@ -67,9 +68,10 @@ class DenoisingAutoencoder(ReconstructionModule):
 
     def __init__(self, hidden: int = 500, corruption: float = 0.3, in_features: int = 784, lr: float = 1e-3) -> None:
         super().__init__(lr=lr)
-        check_range("hidden", hidden, minimum=1)
+        check_range("hidden", hidden, minimum=1, maximum=MAX_UNITS)
         check_range("corruption", corruption, minimum=0, maximum=1)
-        check_range("in_features", in_features, minimum=1)
+        check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
+        check_chain("DenoisingAutoencoder", [in_features, hidden])
         self.save_hyperparameters()
         self.example_input_array = example_input(in_features)
         self.corruption = corruption

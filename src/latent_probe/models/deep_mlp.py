@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from latent_probe.errors import check_range
 from latent_probe.models.base import ClassifierModule, example_input
+from latent_probe.models.dense import MAX_UNITS, check_chain
 from latent_probe.registry import register_model
 
 
@@ -48,9 +49,10 @@ class DeepMLP(ClassifierModule):
 
     def __init__(self, width: int = 2, depth: int = 1, in_features: int = 2, lr: float = 1e-3) -> None:
         super().__init__(lr=lr)
-        check_range("width", width, minimum=1)
-        check_range("depth", depth, minimum=0)
-        check_range("in_features", in_features, minimum=1)
+        check_range("width", width, minimum=1, maximum=MAX_UNITS)
+        check_range("depth", depth, minimum=0, maximum=10_000)
+        check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
+        check_chain("DeepMLP", [in_features, *[width] * (depth + 1), 1])
         self.save_hyperparameters()
         self.example_input_array = example_input(in_features)
         layers: list[tuple[str, nn.Module]] = [("input_layer", nn.Linear(in_features, width)), ("input_act", nn.Tanh())]

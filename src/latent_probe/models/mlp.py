@@ -12,7 +12,7 @@ from torch import nn
 from latent_probe.errors import check_range
 from latent_probe.models.activations import check_activation
 from latent_probe.models.base import LogitsClassifierModule, example_input
-from latent_probe.models.dense import check_sizes, dense_layers
+from latent_probe.models.dense import MAX_UNITS, check_chain, check_sizes, dense_layers
 from latent_probe.models.external_weights import load_dense_weights, save_dense_weights
 from latent_probe.registry import register_model
 
@@ -57,8 +57,9 @@ class MLPClassifier(LogitsClassifierModule):
         super().__init__(lr=lr)
         hidden_sizes = check_sizes("hidden_sizes", hidden_sizes)
         check_activation(activation)
-        check_range("in_features", in_features, minimum=1)
-        check_range("num_classes", num_classes, minimum=2)
+        check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
+        check_range("num_classes", num_classes, minimum=2, maximum=MAX_UNITS)
+        check_chain("MLPClassifier", [in_features, *hidden_sizes, num_classes])
         self.save_hyperparameters()
         self.example_input_array = example_input(in_features)
         layers = [("flatten", nn.Flatten()), *dense_layers(in_features, hidden_sizes, activation)]

@@ -13,7 +13,7 @@ from torch import nn
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.models.base import LogitsClassifierModule, example_input
 from latent_probe.models.dae import denoising_loss, sigmoid_layer_init
-from latent_probe.models.dense import check_sizes
+from latent_probe.models.dense import MAX_UNITS, check_chain, check_sizes
 from latent_probe.models.phases import notify_phase_end
 from latent_probe.registry import register_model
 
@@ -80,8 +80,9 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
         hidden_sizes = check_sizes("hidden_sizes", hidden_sizes, allow_empty=False)
         self.corruption = per_layer_corruption(corruption, len(hidden_sizes))
         check_range("pretrain_epochs", pretrain_epochs, minimum=0)
-        check_range("in_features", in_features, minimum=1)
-        check_range("num_classes", num_classes, minimum=2)
+        check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
+        check_range("num_classes", num_classes, minimum=2, maximum=MAX_UNITS)
+        check_chain("StackedDenoisingAutoencoder", [in_features, *hidden_sizes, num_classes])
         self.save_hyperparameters()
         self.example_input_array = example_input(in_features)
         self.pretrain_epochs = pretrain_epochs

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from latent_probe.errors import check_range
 from latent_probe.models.activations import check_activation
 from latent_probe.models.base import ReconstructionModule, example_input
-from latent_probe.models.dense import check_sizes, dense_layers
+from latent_probe.models.dense import MAX_UNITS, check_chain, check_sizes, dense_layers
 from latent_probe.registry import register_model
 
 
@@ -67,9 +67,10 @@ class VAE(ReconstructionModule):
         lr: float = 1e-3,
     ) -> None:
         super().__init__(lr=lr)
-        check_range("latent_dim", latent_dim, minimum=1)
-        check_range("in_features", in_features, minimum=1)
+        check_range("latent_dim", latent_dim, minimum=1, maximum=MAX_UNITS)
+        check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
         hidden_sizes = check_sizes("hidden_sizes", hidden_sizes)
+        check_chain("VAE", [in_features, *hidden_sizes, latent_dim], repeat=3)  # encoder (mean and log-variance heads) and decoder
         check_activation(activation)
         self.save_hyperparameters()
         self.example_input_array = example_input(in_features)
