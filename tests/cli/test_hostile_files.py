@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
+from helpers.mnist_files import fake_mnist_args
 from helpers.paths import CONFIGS
 
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
@@ -41,6 +43,11 @@ def hostile(tmp_path):
     (tmp_path / "a_list.yaml").write_text("- model\n- data\n")
     (tmp_path / "deep.yaml").write_text("a: " + "[" * 60 + "]" * 60 + "\n")
     (tmp_path / "huge.yaml").write_text("# padding\n" * 120_000)
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "strings.npy", np.array(["a", "b"]))
+    np.savez(tmp_path / "archive.npz", a=np.zeros(3))
+    (tmp_path / "archive.npy").write_bytes((tmp_path / "archive.npz").read_bytes())
+    (tmp_path / "not_an_image.png").write_bytes(b"not a png at all")
     return tmp_path
 
 
@@ -81,6 +88,20 @@ CASES = {
                                         '[{"class_path": "LayerTransformRecorder", "init_args": {"name": "../../x"}}]'],
                                        ["probe name '../../x' must be a plain folder name"]),
 }
+
+
+INPUT_FILES = {"an object array": "objects.npy", "a string array": "strings.npy", "an .npz renamed .npy": "archive.npy",
+               "an image that is not one": "not_an_image.png"}
+
+
+@pytest.mark.parametrize("case", list(INPUT_FILES))
+def test_bad_probe_input_file_is_one_line(case, hostile, run_cli, fake_mnist):
+    name = INPUT_FILES[case]
+    result = run_cli("fit", "--config", str(CONFIGS / "mlp_influence.yaml"), *fake_mnist_args(fake_mnist), "--probes.0.files", f"[{name}]")
+    assert result.code == 2 and "Traceback" not in result.err, result.err[-2000:]
+    lines = [line for line in result.err.splitlines() if line.startswith("latent-probe: error:")]
+    assert len(lines) == 1 and f"cannot read input image '{name}'" in lines[0], lines
+    assert not (hostile / "runs").exists()
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -29,10 +29,30 @@ from latent_probe.registry import load_plugins
 USER_ERRORS = (LatentProbeError, MisconfigurationException)
 
 
-def find_disk_full(error: BaseException) -> OSError | None:
-    """A full-disk or quota ``OSError`` that caused ``error``, if any (reported as one line, not a traceback)."""
+# File-system errors that are the user's to fix, with what to do about each.
+FILESYSTEM_HINTS = {
+    errno.ENOSPC: "free space or change the logger's save_dir",
+    errno.EDQUOT: "free space or change the logger's save_dir",
+    errno.EACCES: "check the permissions, or write elsewhere (--trainer.logger.init_args.save_dir)",
+    errno.EPERM: "check the permissions, or write elsewhere (--trainer.logger.init_args.save_dir)",
+    errno.EROFS: "the file system is read-only: write elsewhere (--trainer.logger.init_args.save_dir)",
+    errno.ENAMETOOLONG: "use a shorter experiment name or path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "the path is a folder, not a file",
+}
+
+
+def find_filesystem_error(error: BaseException) -> OSError | None:
+    """A full disk, permission, read-only or bad-path ``OSError`` that caused ``error`` (reported as one line)."""
     found = find_user_error(error, (OSError,))
-    return found if isinstance(found, OSError) and found.errno in (errno.ENOSPC, errno.EDQUOT) else None
+    return found if isinstance(found, OSError) and found.errno in FILESYSTEM_HINTS else None
+
+
+def filesystem_message(error: OSError) -> str:
+    """One line naming the path, what went wrong and what to do."""
+    where = error.filename or "the run's files"
+    doing = "disk full while writing" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "cannot write or read"
+    return f"{doing} {where}: {error.strerror}. HINT: {FILESYSTEM_HINTS[error.errno]}"
 
 
 def refuse_unsafe_loading() -> None:
@@ -71,13 +91,12 @@ def main(args: list[str] | None = None) -> None:
         print("latent-probe: stopped by SIGTERM; the state was saved to checkpoints/interrupted.ckpt", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None
     except Exception as error:
-        user_error = find_user_error(error, USER_ERRORS) or find_disk_full(error)
+        user_error = find_user_error(error, USER_ERRORS) or find_filesystem_error(error)
         if user_error is None:
             raise
         message = str(user_error).strip().splitlines()[0]
         if isinstance(user_error, OSError):
-            where = user_error.filename or "the run"
-            message = f"disk full while writing {where}: {user_error.strerror}. HINT: free space or change the logger's save_dir"
+            message = filesystem_message(user_error)
         print(f"latent-probe: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
 

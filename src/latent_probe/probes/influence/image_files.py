@@ -20,7 +20,14 @@ def read_image(path: str | Path, image_shape: tuple[int, int, int]) -> torch.Ten
         raise ConfigError(f"input image file not found: {str(path)!r}")
     channels, height, width = image_shape
     if path.suffix.lower() in ARRAY_SUFFIXES:
-        array = np.load(path, allow_pickle=False).astype(np.float32)
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.ndarray):  # an .npz archive renamed .npy
+                raise ValueError("it is an .npz archive, not one array")
+            array = loaded.astype(np.float32)
+        except Exception as error:  # noqa: BLE001  object arrays (pickles), strings, truncated or not .npy at all
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(f"cannot read input image {str(path)!r} as a numeric .npy array: {reason[:160]}") from None
     else:
         try:
             with Image.open(path) as image:
