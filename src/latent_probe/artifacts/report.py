@@ -45,6 +45,22 @@ def probe_description(moments: list[Moment]) -> str:
     return next((str(m.manifest.get("description", "")) for m in moments if m.manifest.get("description")), "")
 
 
+def read_json(path: Path) -> Any:
+    """A JSON file's content, or a note of why it could not be read (a truncated file shows as such, not as a crash)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return {"could not be read": f"{type(error).__name__}: {str(error)[:200]}"}
+
+
+def read_text(path: Path) -> str:
+    """A text file's content; bytes that are not UTF-8 are shown as replacement characters."""
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as error:
+        return f"(could not be read: {error.strerror})"
+
+
 def read_moment(folder: Path) -> Moment:
     """Images, JSON tables and other files of one moment folder (projector files excluded)."""
     moment = Moment(folder.name, manifest=read_manifest(folder), mtime=folder.stat().st_mtime)
@@ -54,7 +70,7 @@ def read_moment(folder: Path) -> Moment:
         if path.suffix.lower() in IMAGE_SUFFIXES:
             moment.images.append(path)
         elif path.suffix == ".json":
-            moment.tables[path.name] = json.loads(path.read_text())
+            moment.tables[path.name] = read_json(path)
         else:
             moment.files.append(path)
     return moment
@@ -155,7 +171,7 @@ def render_report(run_dir: Path) -> str:
     sections = [
         f"<h1>Run report</h1><p>{html.escape(str(run_dir.resolve()))}</p>",
         "<h2>Final metrics</h2>" + (render_table([(k, f"{v:.4g}") for k, v in scalars.items()]) if scalars else "<p>none logged</p>"),
-        "<h2>Config</h2><pre>" + html.escape(config.read_text() if config.is_file() else "(no config.yaml)") + "</pre>",
+        "<h2>Config</h2><pre>" + html.escape(read_text(config) if config.is_file() else "(no config.yaml)") + "</pre>",
     ]
     for probe, moments in probe_moments(run_dir).items():
         about = html.escape(probe_description(moments))
@@ -168,6 +184,10 @@ def render_report(run_dir: Path) -> str:
 def write_report(run_dir: str | Path) -> Path:
     """Write ``RUN_DIR/report.html`` (images linked relative to it) and return its path."""
     run_dir = Path(run_dir)
+    if run_dir.is_dir() and not any((run_dir / name).exists() for name in ("config.yaml", "probes", "checkpoints", "hparams.yaml")) \
+            and not list(run_dir.glob("events.out.tfevents.*")):
+        raise ConfigError(f"{str(run_dir)!r} is not a run folder (no config.yaml, probes/, checkpoints/ or TensorBoard events). "
+                          "HINT: pass runs/<experiment>/version_<n>")
     if not run_dir.is_dir():
         raise ConfigError(f"run folder not found: {str(run_dir)!r}. HINT: pass runs/<experiment>/version_<n>")
     return write_text_atomic(run_dir / REPORT_NAME, render_report(run_dir))
