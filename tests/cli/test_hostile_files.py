@@ -62,7 +62,7 @@ CASES = {
     "empty checkpoint": (["validate", "--config", QUICKSTART, "--ckpt_path", "empty.ckpt"], ["empty.ckpt"]),
     "random bytes checkpoint": (["test", "--config", QUICKSTART, "--ckpt_path", "random.ckpt"], ["random.ckpt"]),
     "last with no run, for test": (["test", "--config", QUICKSTART, "--ckpt_path", "last"], ["no checkpoints/last.ckpt", "train first"]),
-    "last with no run, for fit": (["fit", "--config", QUICKSTART, "--ckpt_path", "last"], ["no checkpoints/last.ckpt"]),
+    "last with no run, for fit": (["fit", "--config", QUICKSTART, "--ckpt_path", "last"], ["no run under", "train first"]),
     "best": (["test", "--config", QUICKSTART, "--ckpt_path", "best"], ["--ckpt_path best is not supported"]),
     "hpc": (["fit", "--config", QUICKSTART, "--ckpt_path", "hpc"], ["--ckpt_path hpc is not supported"]),
     "registry": (["test", "--config", QUICKSTART, "--ckpt_path", "registry"], ["--ckpt_path registry is not supported"]),

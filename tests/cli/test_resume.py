@@ -57,7 +57,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 
 def test_resume_without_a_previous_run_is_a_clean_error(tmp_path):
     done = fit(tmp_path, DUMP, extra=["--ckpt_path", "last"])
-    assert done.returncode == 2 and "no checkpoints/last.ckpt under" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "no run under" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
@@ -67,3 +67,36 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     checkpoint = latest_run(tmp_path, "quickstart") / "checkpoints" / "interrupted.ckpt"
     saved = torch.load(checkpoint, weights_only=True)
     assert saved["global_step"] >= 5 and saved["state_dict"]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_ends_in_one_line(tmp_path):
+    done = fit(tmp_path, {"class_path": "helpers.probe_models.TermAtStep", "init_args": {"step": 5, "signal_name": "SIGINT"}})
+    assert done.returncode == 128 + signal.SIGINT, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("latent-probe:")]
+    assert lines == [lines[0]] and "stopped by Ctrl-C" in lines[0] and "--ckpt_path last" in lines[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert (latest_run(tmp_path, "quickstart") / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+def test_last_never_continues_an_older_run_when_the_newest_died_before_a_checkpoint(tmp_path):
+    assert fit(tmp_path, DUMP, extra=["--trainer.max_epochs=1"]).returncode == 0
+    finished = latest_run(tmp_path, "quickstart")
+    (finished.parent / "version_1").mkdir()  # a newer run killed before its first checkpoint leaves just its folder
+    config_before = (finished / "config.yaml").read_text()
+    done = fit(tmp_path, DUMP, extra=["--ckpt_path", "last"])
+    assert done.returncode == 2 and "the newest run" in done.stderr and "version_1" in done.stderr, done.stderr[-2000:]
+    assert (finished / "config.yaml").read_text() == config_before
+
+
+def test_training_a_finished_run_further_redoes_fit_end(tmp_path):
+    assert fit(tmp_path, DUMP, extra=["--trainer.max_epochs=1"]).returncode == 0
+    run = latest_run(tmp_path, "quickstart")
+    fit_end = run / "probes" / "embedding_dumper" / "fit_end"
+    first = json.loads((fit_end / "manifest.json").read_text())["step"]
+    (fit_end / "stale_extra.txt").write_text("left by the first fit")
+    more = fit(tmp_path, DUMP, extra=["--trainer.max_epochs=2", "--ckpt_path", "last"])
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert latest_run(tmp_path, "quickstart") == run
+    assert json.loads((fit_end / "manifest.json").read_text())["step"] == 2 * first, "fit_end redone with the new weights"
+    assert not (fit_end / "stale_extra.txt").exists(), "nothing of the stale moment stays"
+    assert sorted(p.name for p in (run / "probes" / "embedding_dumper").iterdir()) == ["epoch=0000", "epoch=0001", "fit_end"]

@@ -62,13 +62,13 @@ class KillAtEpochEnd(Probe):
 
 
 class TermAtStep(Probe):
-    """Sends itself SIGTERM at a given global step (as a cluster preempting a job would)."""
+    """Sends itself SIGTERM (a cluster preempting a job) or SIGINT (Ctrl-C) at a given global step."""
 
-    def __init__(self, step: int = 3) -> None:
+    def __init__(self, step: int = 3, signal_name: str = "SIGTERM") -> None:
         super().__init__(moments=[])
-        self.step = step
+        self.step, self.signal = step, getattr(signal, signal_name)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         """Signal once."""
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), self.signal)

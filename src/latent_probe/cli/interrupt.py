@@ -9,6 +9,7 @@ from pytorch_lightning import Callback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 INTERRUPTED_NAME = "interrupted.ckpt"
+saved: list[Path] = []  # where the last interruption saved its checkpoint (main's closing line names it)
 
 
 class InterruptCheckpoint(Callback):
@@ -22,3 +23,4 @@ class InterruptCheckpoint(Callback):
         callback = trainer.checkpoint_callback
         folder = Path(callback.dirpath) if callback is not None and callback.dirpath else Path(trainer.default_root_dir)
         trainer.save_checkpoint(folder / INTERRUPTED_NAME)
+        saved[:] = [folder / INTERRUPTED_NAME]

@@ -123,8 +123,9 @@ class LatentProbeCLI(LightningCLI):
         if isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger"):
             if logger.init_args.get("name") is None:
                 logger.init_args.name = experiment_name(config)
+        if self.subcommand in ("probe", "fit"):
+            log_into_checkpoint_run(config)  # a checkpoint from a run's folder: continue or probe in that folder
         if self.subcommand == "probe":
-            log_into_checkpoint_run(config)
             # A post-hoc run may write into a training run: its config.yaml stays the one that trained the model.
             self.save_config_kwargs = {**self.save_config_kwargs, "config_filename": "probe_config.yaml"}
 

@@ -18,6 +18,7 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from latent_probe.artifacts.report import write_report
+from latent_probe.cli import interrupt
 from latent_probe.cli.help import print_help, wants_help
 from latent_probe.cli.lightning_cli import LatentProbeCLI
 from latent_probe.cli.listing import print_registered
@@ -63,6 +64,13 @@ def refuse_unsafe_loading() -> None:
                           "latent-probe reads them with weights_only=True only. HINT: unset it")
 
 
+def resume_hint() -> str:
+    """Where an interrupted fit saved its state, and the option that continues it in the same run folder."""
+    if not interrupt.saved:
+        return "nothing was saved (no fit was running)"
+    return f"the state was saved to {interrupt.saved[0]}; continue with the same command plus --ckpt_path last"
+
+
 def report_argument(args: list[str]) -> str:
     """The RUN_DIR of ``latent-probe report RUN_DIR``."""
     if len(args) != 1 or args[0].startswith("-"):
@@ -88,8 +96,14 @@ def main(args: list[str] | None = None) -> None:
             return
         LatentProbeCLI(args=resolve_argv_names(argv))
     except SIGTERMException:
-        print("latent-probe: stopped by SIGTERM; the state was saved to checkpoints/interrupted.ckpt", file=sys.stderr)
+        print(f"latent-probe: stopped by SIGTERM; {resume_hint()}", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None
+    except (KeyboardInterrupt, SystemExit) as stop:
+        # Lightning answers Ctrl-C by saving (our InterruptCheckpoint) and calling exit(1): say so in one line.
+        if isinstance(stop, SystemExit) and not interrupt.saved:
+            raise
+        print(f"latent-probe: stopped by Ctrl-C; {resume_hint()}", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
     except Exception as error:
         user_error = find_user_error(error, USER_ERRORS) or find_filesystem_error(error)
         if user_error is None:

@@ -22,13 +22,20 @@ def resume_latest_run(config: Namespace) -> None:
         return  # another logger: keep Lightning's own meaning of "last"
     name = logger.init_args.get("name") or experiment_name(config)
     root = Path(logger.init_args.get("save_dir") or DEFAULT_RUNS_DIR) / name
-    runs = sorted(root.glob("version_*/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-3].split("_")[-1]))
-    if not runs:
-        raise ConfigError(f"--ckpt_path last: no checkpoints/last.ckpt under {str(root)!r} to resume. HINT: give a checkpoint file")
-    config.ckpt_path = str(runs[-1])
+    versions = sorted((int(p.name[len("version_"):]), p) for p in root.glob("version_*") if p.name[len("version_"):].isdigit())
+    if not versions:
+        raise ConfigError(f"--ckpt_path last: no run under {str(root)!r} to resume. HINT: train first, or give a checkpoint file")
+    number, newest = versions[-1]
+    # Only the newest run is resumed: if it died before its first checkpoint, an older (maybe finished) run must not
+    # be continued and overwritten in its place.
+    saved = [newest / "checkpoints" / file for file in ("interrupted.ckpt", "last.ckpt") if (newest / "checkpoints" / file).is_file()]
+    if not saved:
+        raise ConfigError(f"--ckpt_path last: the newest run {str(newest)!r} has no checkpoint (it stopped before its first epoch "
+                          "ended). HINT: start it again without --ckpt_path, or give a checkpoint file")
+    config.ckpt_path = str(max(saved, key=lambda path: path.stat().st_mtime))  # the later of a SIGTERM save and last.ckpt
     logger.init_args.name = name
     if logger.init_args.get("version") is None:
-        logger.init_args.version = int(runs[-1].parts[-3].split("_")[-1])
+        logger.init_args.version = number
 
 
 def use_latest_checkpoint(config: Namespace) -> None:
@@ -45,12 +52,12 @@ def use_latest_checkpoint(config: Namespace) -> None:
 
 
 def log_into_checkpoint_run(config: Namespace) -> None:
-    """``probe --ckpt_path RUN/checkpoints/X.ckpt``: write into that run's folder (``runs/<exp>/version_<n>``), not a new one."""
+    """``probe`` or ``fit --ckpt_path RUN/checkpoints/X.ckpt``: write into that run's folder (``runs/<exp>/version_<n>``)."""
     logger, ckpt_path = config.trainer.get("logger"), config.get("ckpt_path")
     if not ckpt_path or not (isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger")):
         return
-    run = Path(ckpt_path).resolve().parent.parent
-    if Path(ckpt_path).resolve().parent.name != "checkpoints" or not run.name.startswith("version_"):
+    run = Path(ckpt_path).parent.parent  # as given (relative stays relative: Lightning compares checkpoint folders as strings)
+    if Path(ckpt_path).parent.name != "checkpoints" or not run.name.startswith("version_"):
         return  # a checkpoint from elsewhere: the probes get a run folder of their own
     version = run.name[len("version_"):]
     if version.isdigit():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import shutil
 import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -30,7 +31,7 @@ import torch
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from latent_probe.artifacts.writer import MomentWriter, is_complete, moment_dir
+from latent_probe.artifacts.writer import MomentWriter, is_complete, moment_dir, read_manifest
 from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probing.activations import Activations, sample_activations
 from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec
@@ -230,8 +231,10 @@ class Probe(Callback):
     def fire(self, trainer: pl.Trainer, pl_module: pl.LightningModule, when: str) -> None:
         """Compute on every rank, write on global rank 0; a failure on any rank is handled on all."""
         log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
-        # A resumed run redoes the epoch it was killed in: a moment already written completely stays as it was.
-        if trainer.strategy.broadcast(is_complete(moment_dir(log_dir, self.name, when))):
+        # A resumed run redoes the epoch it was killed in: a moment already written completely, at this same training
+        # step, stays as it was. One written at another step (a finished run trained further: fit_end) is redone.
+        folder = moment_dir(log_dir, self.name, when)
+        if trainer.strategy.broadcast(is_complete(folder) and read_manifest(folder).get("step") == trainer.global_step):
             return
         result, error = None, None
         try:
@@ -246,6 +249,8 @@ class Probe(Callback):
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
         if not failed and trainer.is_global_zero:
             try:
+                if is_complete(folder):  # stale: written at another step; no file of it may stay mixed with the new ones
+                    shutil.rmtree(folder)
                 out = MomentWriter(log_dir, self.name, when, trainer.global_step, tensorboard_writer(trainer), self.about())
                 self.write(result, out)
                 out.flush()
