@@ -9,10 +9,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 from jsonargparse import Namespace, set_loader
+from lightning_fabric.plugins import CheckpointIO
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 import latent_probe  # noqa: F401  registers the built-in components
 from latent_probe.artifacts.report import write_report
+from latent_probe.cli.atomic_checkpoints import AtomicCheckpointIO
 from latent_probe.cli.checkpoints import check_checkpoint_fits, check_hpc_checkpoints, check_lightning_checkpoint
 from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
@@ -165,6 +167,10 @@ class LatentProbeCLI(LightningCLI):
         configured = list(trainer_config.get("callbacks") or [])
         probes = list(self._get(self.config_init, "probes", default=[]) or [])
         defaults = [cb for cb in default_callbacks(trainer_config) if not any(isinstance(c, type(cb)) for c in configured)]
+        plugins = trainer_config.get("plugins")
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins is not None else []
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            trainer_config["plugins"] = [*plugins, AtomicCheckpointIO()]
         try:
             return self._instantiate_trainer(trainer_config, extra_callbacks + defaults + probes)
         except (ValueError, TypeError) as error:  # Lightning validates trainer arguments with these

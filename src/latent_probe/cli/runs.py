@@ -9,6 +9,7 @@ from typing import Any
 from jsonargparse import Namespace
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSummary, RichProgressBar
 
+from latent_probe.cli.atomic_checkpoints import remove_stray_temp_files
 from latent_probe.cli.interrupt import InterruptCheckpoint
 from latent_probe.errors import ConfigError
 
@@ -33,6 +34,7 @@ def resume_latest_run(config: Namespace) -> None:
         raise ConfigError(f"--ckpt_path last: the newest run {str(newest)!r} has no checkpoint (it stopped before its first epoch "
                           "ended). HINT: start it again without --ckpt_path, or give a checkpoint file")
     config.ckpt_path = str(max(saved, key=lambda path: path.stat().st_mtime))  # the later of a SIGTERM save and last.ckpt
+    remove_stray_temp_files(newest / "checkpoints")
     logger.init_args.name = name
     if logger.init_args.get("version") is None:
         logger.init_args.version = number
