@@ -59,7 +59,7 @@ CASES = {
     "unknown model argument": (["fit", "--config", QUICKSTART, "--model.widht", "3"], ["widht"]),
     "negative epochs": (["fit", "--config", QUICKSTART, "--trainer.max_epochs", "-5"], ["max_epochs", "-5"]),
     "wrong type": (["fit", "--config", QUICKSTART, "--model.depth", "ten"], ["ten"]),
-    "width 0": (["fit", "--config", QUICKSTART, "--model.width", "0"], ["width must be >= 1, got 0"]),
+    "width 0": (["fit", "--config", QUICKSTART, "--model.width", "0"], ["width must be >= 1 and <= 1000000, got 0"]),
     "corruption above 1": (["fit", "--config", str(CONFIGS / "dae.yaml"), "--model.corruption", "1.5"], ["corruption", "1.5"]),
     "empty hidden_sizes": (["fit", "--config", str(CONFIGS / "sda.yaml"), "--model.hidden_sizes", "[]"], ["hidden_sizes"]),
     "batch size 0": (["fit", "--config", QUICKSTART, "--data.batch_size", "0"], ["batch_size must be >= 1, got 0"]),

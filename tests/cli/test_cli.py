@@ -53,7 +53,7 @@ BAD_INPUTS = [
     (["fit", "--config", QUICKSTART, "--ckpt_path", "nowhere.ckpt"], "checkpoint file not found: 'nowhere.ckpt'"),
     (["fit", "--config", QUICKSTART, "--trainer.no_such_key", "1"], "no_such_key"),
     (["fit", "--config", QUICKSTART, "--model.init_args.widht", "3"], "widht"),
-    (["fit", "--config", QUICKSTART, "--model.width", "0"], "width must be >= 1, got 0"),
+    (["fit", "--config", QUICKSTART, "--model.width", "0"], "width must be >= 1 and <= 1000000, got 0"),
     (["fit", "--config", QUICKSTART, "--data.kind", "ring"], "ring"),
     (["fit", "--config", QUICKSTART, "--trainer.max_epochs", "-2"], "max_epochs"),
     (["fit", "--config", QUICKSTART, "--trainer.accelerator", "tpuu"], "tpuu"),
