@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import yaml
 from jsonargparse import Namespace, set_loader
 from lightning_fabric.plugins import CheckpointIO
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -39,7 +40,7 @@ DEFAULT_LOGGER = {
 }
 CHECKPOINT_SPECIAL_PATHS = {"last", "best", "hpc", "registry"}
 
-set_loader(PARSER_MODE, yaml_loader_resolving_names)
+set_loader(PARSER_MODE, yaml_loader_resolving_names, exceptions=(yaml.YAMLError,))  # bad YAML: the value stays a string
 
 
 class LatentProbeParser(LightningArgumentParser):
