@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 from helpers.paths import CONFIGS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 KEYS = st.sampled_from(["model", "data", "trainer", "probes", "data_spec", "experiment", "seed_everything", "weights",
@@ -37,6 +37,8 @@ def test_random_yaml_documents_as_configs(run_cli, tmp_path, document):
 @given(key=st.sampled_from(["--model.width", "--data.noise", "--probes", "--data_spec", "--experiment", "--weights",
                             "--probes.0.max_samples", "--seed_everything", "--data.batch_size"]),
        value=st.one_of(st.text(max_size=20), st.integers(-10**20, 10**20).map(str), st.sampled_from(["[]", "{}", "null", "[{}]"])))
+@example(key="--probes.0.max_samples", value="\U00010000")  # found in CI: a JSON escape pair became lone surrogates
+@example(key="--model.width", value="\x1b")  # found here: a control character made the YAML loader raise
 def test_random_option_values(run_cli, key, value):
     result = run_cli("fit", "--config", str(CONFIGS / "quickstart.yaml"), f"{key}={value}", *QUIET, shrink=False)
     assert_success_or_one_line(result)

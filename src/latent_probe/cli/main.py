@@ -111,7 +111,8 @@ def main(args: list[str] | None = None) -> None:
         message = str(user_error).strip().splitlines()[0]
         if isinstance(user_error, OSError):
             message = filesystem_message(user_error)
-        print(f"latent-probe: error: {message}", file=sys.stderr)
+        # A value may hold characters the terminal cannot take (lone surrogates): escape them rather than crash.
+        print(f"latent-probe: error: {message}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
         raise SystemExit(2) from None
 
 

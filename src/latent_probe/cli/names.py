@@ -94,7 +94,7 @@ def resolve_argv_names(argv: Iterable[str]) -> list[str]:
         if key in ("--config", "-c"):
             resolve_config_names(load_config_file(value))
         elif key == "--probes":
-            resolved = json.dumps(resolve_config_names({"probes": _load_option(key, value)})["probes"])
+            resolved = json.dumps(resolve_config_names({"probes": _load_option(key, value)})["probes"], ensure_ascii=False)
             argv[at] = f"{key}={resolved}" if at == i else resolved
         elif key in component_options and not value.lstrip().startswith(("{", "[")) and not value.endswith((".yaml", ".yml")):
             resolved = resolve_name(component_options[key], value)

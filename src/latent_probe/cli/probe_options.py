@@ -41,7 +41,7 @@ def fold_probe_options(argv: list[str], load_config) -> list[str]:
         if index >= len(probes):
             raise ConfigError(f"--probes.{index}.{path}: the config has {len(probes)} probes (indices 0..{len(probes) - 1})")
         _set(probes[index], path, value)
-    return [*rest, f"--probes={json.dumps(probes)}"]
+    return [*rest, f"--probes={json.dumps(probes, ensure_ascii=False)}"]
 
 
 def _split(argv: list[str], i: int) -> tuple[str | None, str | None, int]:
