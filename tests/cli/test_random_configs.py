@@ -18,6 +18,9 @@ QUIET = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=1", "--trainer
          "--trainer.enable_checkpointing=false", "--trainer.logger=false", "--trainer.enable_progress_bar=false"]
 
 
+# derandomize: the same examples on every run, so CI is reproducible; the @example lines pin what random runs found.
+
+
 def assert_success_or_one_line(result) -> None:
     assert "Traceback" not in result.err, result.err[-3000:]
     assert result.code in (0, 2), result.err[-3000:]
@@ -25,7 +28,7 @@ def assert_success_or_one_line(result) -> None:
         assert sum(line.startswith("latent-probe: error:") for line in result.err.splitlines()) == 1, result.err[-3000:]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=DOCUMENTS)
 def test_random_yaml_documents_as_configs(run_cli, tmp_path, document):
     path = tmp_path / "random.yaml"
@@ -33,7 +36,7 @@ def test_random_yaml_documents_as_configs(run_cli, tmp_path, document):
     assert_success_or_one_line(run_cli("fit", "--config", str(path), *QUIET, shrink=False))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from(["--model.width", "--data.noise", "--probes", "--data_spec", "--experiment", "--weights",
                             "--probes.0.max_samples", "--seed_everything", "--data.batch_size"]),
        value=st.one_of(st.text(max_size=20), st.integers(-10**20, 10**20).map(str), st.sampled_from(["[]", "{}", "null", "[{}]"])))
