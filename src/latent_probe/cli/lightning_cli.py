@@ -113,8 +113,9 @@ class LatentProbeCLI(LightningCLI):
             use_latest_checkpoint(config)
         elif ckpt_path in CHECKPOINT_SPECIAL_PATHS:
             raise ConfigError(f"--ckpt_path {ckpt_path} is not supported here. HINT: give a checkpoint file, or `last`")
+        self.checkpoint = None  # read once here, checked against the model after instantiation
         if config.get("ckpt_path"):
-            check_lightning_checkpoint(config.ckpt_path, resuming=subcommand == "fit")
+            self.checkpoint = check_lightning_checkpoint(config.ckpt_path, resuming=subcommand == "fit")
         if subcommand == "fit":
             check_hpc_checkpoints(config.trainer.get("default_root_dir") or ".")  # Lightning restores these by itself
         super()._parse_ckpt_path()
@@ -150,7 +151,7 @@ class LatentProbeCLI(LightningCLI):
             prepare_probes(probes, self.model, spec)
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
         if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS:
-            check_checkpoint_fits(self.model, ckpt_path)
+            check_checkpoint_fits(self.model, ckpt_path, self.checkpoint)
 
     def after_fit(self) -> None:
         """Write the run's HTML report and say where the run, its report and TensorBoard are."""

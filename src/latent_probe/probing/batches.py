@@ -99,8 +99,3 @@ def to_device(inputs: Inputs, device: torch.device, dtype: torch.dtype | None = 
         return t.to(device, dtype) if dtype is not None and t.is_floating_point() else t.to(device)
 
     return {k: move(v) for k, v in inputs.items()} if isinstance(inputs, dict) else move(inputs)
-
-
-def take_rows(inputs: Inputs, rows: torch.Tensor | slice) -> Inputs:
-    """The chosen rows of a batch of inputs."""
-    return {k: v[rows] for k, v in inputs.items()} if isinstance(inputs, dict) else inputs[rows]
