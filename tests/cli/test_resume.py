@@ -10,6 +10,8 @@ from helpers.runs import SUBPROCESS_ENV, latest_run, run_subprocess
 from helpers.tensorboard_projector import load_with_tensorboard
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from latent_probe.artifacts.writer import is_complete
+
 QUICK = ["--config", str(CONFIGS / "quickstart.yaml"), "--trainer.max_epochs=4", "--trainer.enable_progress_bar=false",
          "--data.init_args.n_samples=400"]
 DUMP = {"class_path": "EmbeddingDumper", "init_args": {"layers": ["net.hidden_act1"], "every_n_epochs": 1, "max_samples": 100,
@@ -53,6 +55,62 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert len(config.embeddings) == 5, "the projector must still show the embeddings written before the kill"
     with np.load(written) as npz:
         assert npz["net.hidden_act1"].shape == (80, 3)  # all 80 val points of 400
+
+
+def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    straight.mkdir(), broken.mkdir()
+    assert fit(straight, DUMP).returncode == 0
+    # 320 training points in batches of 16: step 27 is the 7th batch of epoch 1.
+    stopped = fit(broken, DUMP, {"class_path": "helpers.probe_models.TermAtStep", "init_args": {"step": 27}})
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+    run = latest_run(broken, "quickstart")
+    assert torch.load(run / "checkpoints" / "interrupted.ckpt", weights_only=True)["global_step"] == 27
+    resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "not resumable" not in resumed.stderr
+    expected, got = state(latest_run(straight, "quickstart")), state(run)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)
+    assert final_values(run) == final_values(latest_run(straight, "quickstart"))
+
+
+def kill_during_write_then_resume(tmp_path, file_name):
+    """Kill a run while it writes ``file_name`` in epoch 1, resume it; returns (uninterrupted run, resumed run)."""
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    straight.mkdir(), broken.mkdir()
+    assert fit(straight, DUMP).returncode == 0
+    killer = {"class_path": "helpers.probe_models.KillDuringWrite", "init_args": {"epoch": 1, "file_name": file_name}}
+    assert fit(broken, DUMP, killer).returncode == -signal.SIGKILL
+    run = latest_run(broken, "quickstart")
+    assert list(run.rglob(f".{file_name}.*.tmp")), "the kill must leave a half-written temp file behind"
+    resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return latest_run(straight, "quickstart"), run
+
+
+def assert_same_run(expected, got):
+    """Same final weights, metrics and complete probe moments, and no temp file left anywhere."""
+    for key, value in state(expected).items():
+        torch.testing.assert_close(state(got)[key], value, rtol=0, atol=1e-6, msg=key)
+    assert final_values(got) == final_values(expected)
+    moments = sorted(p.name for p in (got / "probes" / "embedding_dumper").iterdir())
+    assert moments == ["epoch=0000", "epoch=0001", "epoch=0002", "epoch=0003", "fit_end"]
+    assert all(is_complete(got / "probes" / "embedding_dumper" / moment) for moment in moments)
+    for moment in moments:
+        with np.load(expected / "probes/embedding_dumper" / moment / "embeddings.npz") as one, \
+                np.load(got / "probes/embedding_dumper" / moment / "embeddings.npz") as two:
+            np.testing.assert_allclose(two["net.hidden_act1"], one["net.hidden_act1"], atol=1e-6, err_msg=moment)
+    assert not list(got.rglob("*.tmp")), "temp files of the killed write must be gone"
+
+
+def test_kill_during_an_artifact_write_then_resume_equals_uninterrupted(tmp_path):
+    assert_same_run(*kill_during_write_then_resume(tmp_path, "embeddings.npz"))
+
+
+def test_kill_during_a_checkpoint_write_then_resume_equals_uninterrupted(tmp_path):
+    expected, run = kill_during_write_then_resume(tmp_path, "last.ckpt")
+    assert_same_run(expected, run)
 
 
 def test_resume_without_a_previous_run_is_a_clean_error(tmp_path):

@@ -72,3 +72,28 @@ class TermAtStep(Probe):
         """Signal once."""
         if trainer.global_step == self.step:
             os.kill(os.getpid(), self.signal)
+
+
+class KillDuringWrite(Probe):
+    """SIGKILLs its process in the middle of writing a file named ``file_name`` during epoch ``epoch``.
+
+    The kill comes after the data went into the atomic writer's temp file and before the rename, the moment a
+    power cut or an OOM killer does the most harm.
+    """
+
+    def __init__(self, epoch: int = 1, file_name: str = "last.ckpt") -> None:
+        super().__init__(moments=[])
+        self.epoch, self.file_name = epoch, file_name
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        """From this epoch on, die inside the fsync of the named file's temp file."""
+        if trainer.current_epoch != self.epoch:
+            return
+        fsync, name = os.fsync, f".{self.file_name}."
+
+        def fsync_or_die(fd):
+            if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(name):
+                os.kill(os.getpid(), signal.SIGKILL)
+            fsync(fd)
+
+        os.fsync = fsync_or_die

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from latent_probe.data.in_memory import InMemoryDataset, keep_batch
-from latent_probe.data.sampler import EpochSeededRandomSampler
+from latent_probe.data.sampler import EpochSeededRandomSampler, ResumableDataLoader, batches_done_this_epoch
 from latent_probe.errors import check_range, require_choice
 from latent_probe.probing.data_spec import SPLITS, DataSpec
 
@@ -48,10 +48,11 @@ class ProbeableDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
         sampler = EpochSeededRandomSampler(dataset) if shuffle else None
+        loader_class = ResumableDataLoader if shuffle else DataLoader
         if isinstance(dataset, InMemoryDataset):
             # One tensor indexing per batch: worker processes would only add pickling overhead.
-            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=keep_batch)
-        return DataLoader(
+            return loader_class(dataset, batch_size=self.batch_size, sampler=sampler, collate_fn=keep_batch)
+        return loader_class(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
@@ -60,8 +61,10 @@ class ProbeableDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches."""
-        return self._loader("train", shuffle=True)
+        """Shuffled training batches; resumed mid-epoch, the rest of that epoch's batches first."""
+        loader = self._loader("train", shuffle=True)
+        loader.sampler.resume_after(batches_done_this_epoch(self.trainer, len(loader)) * self.batch_size)
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         """Validation batches in dataset order."""

@@ -249,7 +249,7 @@ class Probe(Callback):
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
         if not failed and trainer.is_global_zero:
             try:
-                if is_complete(folder):  # stale: written at another step; no file of it may stay mixed with the new ones
+                if folder.exists():  # stale (another step) or half-written (a killed run): none of it may stay mixed in
                     shutil.rmtree(folder)
                 out = MomentWriter(log_dir, self.name, when, trainer.global_step, tensorboard_writer(trainer), self.about())
                 self.write(result, out)
