@@ -21,6 +21,7 @@ from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
 from latent_probe.cli.runs import (
     DEFAULT_RUNS_DIR,
+    check_writable,
     default_callbacks,
     experiment_name,
     log_into_checkpoint_run,
@@ -152,6 +153,7 @@ class LatentProbeCLI(LightningCLI):
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
         if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS:
             check_checkpoint_fits(self.model, ckpt_path, self.checkpoint)
+        check_writable(self.trainer.logger.log_dir if self.trainer.logger else self.trainer.default_root_dir)
 
     def after_fit(self) -> None:
         """Write the run's HTML report and say where the run, its report and TensorBoard are."""

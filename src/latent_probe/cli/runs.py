@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,24 @@ def log_into_checkpoint_run(config: Namespace) -> None:
     version = run.name[len("version_"):]
     if version.isdigit():
         logger.init_args.save_dir, logger.init_args.name, logger.init_args.version = str(run.parent.parent), run.parent.name, int(version)
+
+
+def check_writable(folder: str | Path) -> None:
+    """Raise the ``OSError`` (naming the folder) if nothing can be created in ``folder`` or its nearest existing parent.
+
+    Checked before training or probing starts: found later, the error would come from TensorBoard's writer thread as a
+    traceback, after the run had begun.
+    """
+    if "://" in str(folder):
+        return  # remote storage: its own client reports its errors
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise type(error)(error.errno, error.strerror, str(folder)) from None
 
 
 def experiment_name(config: Namespace) -> str:
