@@ -27,6 +27,31 @@ def test_readout_separates_separable_classes_and_not_noise(method):
     assert chance < 0.55
 
 
+def digit_features(width: int):
+    """Real 8x8 digits through a random ReLU layer of ``width`` units (a wide, correlated layer like a CNN's)."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    projection = np.random.default_rng(0).normal(size=(64, width))
+    return np.maximum(x @ projection, 0).astype(np.float32), y
+
+
+@pytest.mark.parametrize("width", [2, 64, 256])
+def test_torch_readout_agrees_with_scikit_learn(width):
+    x, y = digit_features(width)
+    ours, _ = readout_accuracy(x[:1200], y[:1200], x[1200:], y[1200:], method="torch")
+    reference, _ = readout_accuracy(x[:1200], y[:1200], x[1200:], y[1200:], method="sklearn")
+    assert abs(ours - reference) <= 0.01, (ours, reference)
+
+
+def test_degenerate_features_still_fit():
+    # Constant, duplicated and huge-scale columns make the Gram matrix singular before the penalty.
+    x, y = digit_features(64)
+    x = np.concatenate([x, x[:, :8], np.zeros((len(x), 4), np.float32), x[:, :4] * 1e6], axis=1)
+    accuracy, _ = readout_accuracy(x[:1200], y[:1200], x[1200:], y[1200:])
+    assert accuracy > 0.85
+
+
 def linear_probe(**init_args) -> list[str]:
     return ["--probes", json.dumps([{"class_path": "LinearProbe", "init_args": {"max_samples": 300, **init_args}}])]
 

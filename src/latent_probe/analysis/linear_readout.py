@@ -1,55 +1,93 @@
-"""Fit a linear classifier on one layer's activations and score it (Alain & Bengio's linear probes)."""
+"""Fit a linear classifier on one layer's activations and score it (Alain & Bengio's linear probes).
+
+The classifier is scikit-learn's default multinomial logistic regression (L2 penalty, C=1, on standardized
+features): ``mean cross-entropy + ||W||^2 / (2n)``, the bias unpenalized. ``softmax_readout`` minimizes that
+same objective in float32 on the activations' own device. What makes it fast is a preconditioner: L-BFGS runs
+on ``V = L^T W``, where ``L L^T`` is the features' Gram matrix plus the penalty, so the problem it sees is close
+to isotropic and about 20 evaluations reach what scikit-learn's float64 L-BFGS reaches in 40-130 iterations.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
+from torch.nn import functional as F
 
-# Above this many feature values scikit-learn's solver gets slow; a full-batch torch fit is used instead.
-SKLEARN_MAX_VALUES = 20_000_000
+GRADIENT_TOLERANCE = 1e-3  # max |gradient| in the preconditioned coordinates: accuracy settles well before
+MAX_ITERATIONS = 100
 
 
-def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
     """Scale features by the training split's mean and std (constant features stay 0)."""
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std[std < 1e-8] = 1.0
+    std, mean = torch.std_mean(train, dim=0, correction=0)
+    std = torch.where(std < 1e-6, torch.ones_like(std), std)
     return [(a - mean) / std for a in (train, *others)]
 
 
-def sklearn_readout(train_x, train_y, val_x, seed: int) -> np.ndarray:
-    """Multinomial logistic regression (L2, C=1) predictions on ``val_x``."""
-    model = LogisticRegression(max_iter=500, random_state=seed)
-    return model.fit(train_x, train_y).predict(val_x)
+def gram_cholesky(x: torch.Tensor, penalty: float) -> torch.Tensor:
+    """The lower Cholesky factor of ``x^T x / n + penalty * I`` (computed in float64 if float32 is not enough)."""
+    gram = x.T @ x / len(x)
+    gram.diagonal().add_(penalty)
+    factor, info = torch.linalg.cholesky_ex(gram)
+    if int(info) != 0:  # rounding made a nearly singular Gram matrix indefinite
+        factor = torch.linalg.cholesky(gram.double()).to(x.dtype)
+    return factor
 
 
-def torch_readout(train_x, train_y, val_x, seed: int, steps: int = 100, weight_decay: float = 1e-4) -> np.ndarray:
-    """A softmax layer fitted with full-batch L-BFGS (for wide layers), predictions on ``val_x``."""
-    generator = torch.Generator().manual_seed(seed)
-    x, y = torch.as_tensor(train_x, dtype=torch.float32), torch.as_tensor(train_y, dtype=torch.int64)
-    n_classes = int(y.max()) + 1
-    weight = (torch.randn(x.shape[1], n_classes, generator=generator) * 0.01).requires_grad_()
-    bias = torch.zeros(n_classes, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+def softmax_readout(train_x: torch.Tensor, train_y: torch.Tensor, eval_x: torch.Tensor) -> torch.Tensor:
+    """Predicted classes of ``eval_x`` by scikit-learn's default logistic regression, fitted on the tensors' device."""
+    train_x, eval_x = standardize(train_x.float(), eval_x.float())
+    n, d = train_x.shape
+    k = int(train_y.max()) + 1
+    penalty = 1.0 / n  # C=1 on a summed loss is 1/(2n) ||W||^2 on the mean loss
+    factor = gram_cholesky(train_x, penalty)
+    transposed = train_x.T.contiguous()  # X^T g reads memory in order
+    onehot = F.one_hot(train_y.long(), k).to(train_x.dtype)
+    params = torch.zeros(d * k + k, device=train_x.device, requires_grad=True)
 
-    def closure():
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight + bias, y) + weight_decay * weight.pow(2).sum()
-        loss.backward()
+    def weights(v: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.solve_triangular(factor.T, v, upper=True)  # W = L^-T V
+
+    def closure() -> torch.Tensor:
+        with torch.no_grad():
+            w, b = weights(params[: d * k].view(d, k)), params[d * k :]
+            logits = train_x @ w + b
+            log_norm = torch.logsumexp(logits, dim=1)
+            loss = (log_norm - (logits * onehot).sum(1)).mean() + 0.5 * penalty * (w * w).sum()
+            residual = (torch.exp(logits - log_norm[:, None]) - onehot) / n
+            grad_v = torch.linalg.solve_triangular(factor, transposed @ residual + penalty * w, upper=False)
+            params.grad = torch.cat([grad_v.reshape(-1), residual.sum(0)])
         return loss
 
+    optimizer = torch.optim.LBFGS([params], max_iter=MAX_ITERATIONS, tolerance_grad=GRADIENT_TOLERANCE,
+                                  tolerance_change=1e-9, line_search_fn="strong_wolfe")
     optimizer.step(closure)
     with torch.no_grad():
-        return (torch.as_tensor(val_x, dtype=torch.float32) @ weight + bias).argmax(1).numpy()
+        return (eval_x @ weights(params[: d * k].view(d, k)) + params[d * k :]).argmax(1)
 
 
-def readout_accuracy(train_x, train_y, val_x, val_y, seed: int = 0, method: str = "auto") -> tuple[float, str]:
-    """Validation accuracy of a linear classifier trained on ``train_x``; returns it and the method used."""
-    train_x, val_x = standardize(np.asarray(train_x, dtype=np.float64), np.asarray(val_x, dtype=np.float64))
-    if method == "auto":
-        method = "sklearn" if train_x.size <= SKLEARN_MAX_VALUES else "torch"
-    if len(np.unique(train_y)) < 2:
-        return float(np.mean(val_y == train_y[0])), "constant"
-    predict = sklearn_readout if method == "sklearn" else torch_readout
-    predicted = predict(train_x, train_y, val_x, seed)
-    return float(np.mean(predicted == np.asarray(val_y))), method
+def sklearn_readout(train_x, train_y, eval_x, seed: int = 0) -> np.ndarray:
+    """The reference: scikit-learn's ``LogisticRegression`` in float64 on CPU (slow on wide layers)."""
+    from sklearn.linear_model import LogisticRegression
+
+    train, evaluation = standardize(torch.as_tensor(np.asarray(train_x), dtype=torch.float64),
+                                    torch.as_tensor(np.asarray(eval_x), dtype=torch.float64))
+    model = LogisticRegression(max_iter=500, random_state=seed)
+    return model.fit(train.numpy(), np.asarray(train_y)).predict(evaluation.numpy())
+
+
+def readout_accuracy(train_x, train_y, eval_x, eval_y, seed: int = 0, method: str = "torch") -> tuple[float, str]:
+    """Accuracy on ``eval_x`` of a linear classifier trained on ``train_x``; returns it and the method used."""
+    train_y, eval_y = torch.as_tensor(train_y), torch.as_tensor(eval_y)
+    if len(torch.unique(train_y)) < 2:
+        return float((eval_y == train_y[0]).float().mean()), "constant"
+    if method == "sklearn":
+        predicted = torch.as_tensor(sklearn_readout(_numpy(train_x), train_y.cpu().numpy(), _numpy(eval_x), seed))
+    else:
+        train_x, eval_x = torch.as_tensor(train_x), torch.as_tensor(eval_x)
+        predicted = softmax_readout(train_x, train_y.to(train_x.device), eval_x.to(train_x.device))
+    return float((predicted.cpu() == eval_y.cpu()).float().mean()), method
+
+
+def _numpy(values) -> np.ndarray:
+    return values.detach().float().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)

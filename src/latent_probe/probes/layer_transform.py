@@ -54,6 +54,7 @@ class LayerTransformRecorder(Probe):
         **kwargs: the shared options of ``Probe`` (``layers``, ``split``, ``max_samples``, cadence, ...).
     """
 
+    keeps_inputs = True  # the points are drawn in input space too
     skip_unreadable_defaults = False  # a step left out would misrepresent the path of the points
 
     def __init__(

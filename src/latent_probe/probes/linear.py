@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from torch import nn
 
 from latent_probe.analysis.linear_readout import readout_accuracy
@@ -20,12 +21,12 @@ ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.S
 
 @dataclass
 class LayerData:
-    """Flattened activations of the fit split and the evaluation split, with labels."""
+    """Flattened activations of the fit split and the evaluation split, with labels, on the model's device."""
 
-    train: dict[str, np.ndarray]
-    train_label: np.ndarray
-    evaluation: dict[str, np.ndarray]
-    evaluation_label: np.ndarray
+    train: dict[str, torch.Tensor]
+    train_label: torch.Tensor
+    evaluation: dict[str, torch.Tensor]
+    evaluation_label: torch.Tensor
 
 
 @register_probe()
@@ -34,14 +35,15 @@ class LinearProbe(Probe):
 
     The accuracy says how much label information a *linear* read-out can take from that layer:
     it usually rises with depth, and over training. Default layers: every activation module
-    (ReLU, Tanh, Sigmoid, ...). scikit-learn's logistic regression is used for small layers, a
-    full-batch torch softmax fit (L-BFGS) for wide ones. Writes ``metrics.json``, TensorBoard
-    scalars ``linear_probe/<layer>/accuracy``, and plots of accuracy against depth and, when it
-    runs on a cadence, against epoch.
+    (ReLU, Tanh, Sigmoid, ...). The classifier is scikit-learn's default logistic regression
+    (L2, C=1, standardized features), fitted in float32 on the model's device by a preconditioned
+    full-batch L-BFGS (``torch``; ``sklearn`` runs scikit-learn itself, as a slow reference).
+    Writes ``metrics.json``, TensorBoard scalars ``linear_probe/<layer>/accuracy``, and plots of
+    accuracy against depth and, when it runs on a cadence, against epoch.
 
     Args:
         fit_split: the split whose activations train the classifiers.
-        method: ``auto`` (by size), ``sklearn`` or ``torch``.
+        method: ``torch`` (``auto`` is the same) or ``sklearn``.
         split: the split the accuracy is measured on.
         max_samples: samples taken from each of the two splits.
         **kwargs: the shared options of ``Probe``.
@@ -88,21 +90,22 @@ class LinearProbe(Probe):
         """Gather the chosen layers' outputs on both splits (every rank)."""
         fit = self.activations(trainer, pl_module, split=self.fit_split)
         evaluation = self.activations(trainer, pl_module)
+        device = pl_module.device  # the read-outs are fitted where the model runs
         return LayerData(
-            train={p: o.numpy() for p, o in fit.outputs.items()},
-            train_label=fit.label.numpy(),
-            evaluation={p: o.numpy() for p, o in evaluation.outputs.items()},
-            evaluation_label=evaluation.label.numpy(),
+            train={p: o.to(device) for p, o in fit.outputs.items()},
+            train_label=fit.label.to(device),
+            evaluation={p: o.to(device) for p, o in evaluation.outputs.items()},
+            evaluation_label=evaluation.label.to(device),
         )
 
     def write(self, result: LayerData, out: MomentWriter) -> None:
         """Fit one classifier per layer, then write metrics, scalars and plots."""
         accuracy, methods = {}, {}
-        usable = out.finite({p: result.train[p] for p in self.layers})
-        for path in [p for p in self.layers if p in usable and np.isfinite(result.evaluation[p]).all()]:
+        usable = out.finite({p: result.train[p].cpu() for p in self.layers})
+        for path in [p for p in self.layers if p in usable and bool(torch.isfinite(result.evaluation[p]).all())]:
             accuracy[path], methods[path] = readout_accuracy(
-                result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed, self.method
-            )
+                result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed,
+                "sklearn" if self.method == "sklearn" else "torch")
         self.history[out.when] = accuracy
         features = {path: int(result.train[path].shape[1]) for path in self.layers}
         out.json("metrics.json", {"accuracy": accuracy, "method": methods, "features": features, "fit_split": self.fit_split,

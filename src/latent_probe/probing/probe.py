@@ -40,6 +40,7 @@ from latent_probe.probing.layers import module_paths, resolve_layers
 from latent_probe.probing.moments import epoch_moment
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import any_rank
+from latent_probe.probing.shared_pass import shared_activations
 
 LAYER_HINT = "probes read modules called once per forward pass (give each activation its own module), or set `layers`"
 
@@ -69,6 +70,7 @@ class Probe(Callback):
     reads_activations: ClassVar[bool] = True  # False for probes that read weights only (no setup forward pass)
     needs_labels: ClassVar[bool] = False  # True: setup fails when the data has no labels
     skip_unreadable_defaults: ClassVar[bool] = True  # default layers called twice (or giving no tensor) are skipped, not errors
+    keeps_inputs: ClassVar[bool] = False  # True: asks for the inputs with its activations (a shared pass then keeps them)
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class Probe(Callback):
         self.spec: DataSpec | None = None
         self.standalone_moment: str | None = None  # set by `latent-probe probe`: fire once, at this moment
         self.fired: list[str] = []
+        self.firing: str | None = None  # the moment being computed (probes firing at the same one share their passes)
 
     # ----- what subclasses implement -------------------------------------------------------
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
@@ -138,9 +141,16 @@ class Probe(Callback):
     # ----- helpers for subclasses ----------------------------------------------------------
     def activations(self, trainer: pl.Trainer, pl_module: pl.LightningModule, keep_inputs: bool = False,
                     split: str | None = None) -> Activations:
-        """Outputs of ``self.layers`` on the probe's samples of ``split`` (default: the probe's), gathered from all ranks."""
-        return sample_activations(trainer, pl_module, self.spec, self.layers, split or self.split, self.max_samples,
-                                  self.batch_size, self.seed, keep_inputs, self.pooling)
+        """Outputs of ``self.layers`` on the probe's samples of ``split`` (default: the probe's), gathered from all ranks.
+
+        While the probe fires, the forward passes are shared with the other probes firing at the same moment.
+        """
+        if self.firing is None:
+            return sample_activations(trainer, pl_module, self.spec, self.layers, split or self.split, self.max_samples,
+                                      self.batch_size, self.seed, keep_inputs, self.pooling)
+        partners = [p for p in trainer.callbacks if isinstance(p, Probe) and p is not self and p.reads_activations
+                    and p.spec is not None and p.due_at(trainer, self.firing)]
+        return shared_activations(trainer, pl_module, self, partners, self.firing, split or self.split, keep_inputs)
 
     # ----- setup ---------------------------------------------------------------------------
     def resolve(self, pl_module: pl.LightningModule) -> list[str]:
@@ -183,6 +193,14 @@ class Probe(Callback):
         prepare_probes(waiting, pl_module, spec or build_data_spec(trainer=trainer))
 
     # ----- when to fire --------------------------------------------------------------------
+    def due_at(self, trainer: pl.Trainer, when: str) -> bool:
+        """Whether this probe fires at moment ``when`` of the current epoch (what the hooks below decide)."""
+        if self.standalone_moment:
+            return when == self.standalone_moment
+        if when == epoch_moment(trainer.current_epoch):
+            return bool(self.every_n_epochs) and (trainer.current_epoch + 1) % self.every_n_epochs == 0
+        return when in self.moments
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Fire every ``every_n_epochs`` epochs."""
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
@@ -243,9 +261,12 @@ class Probe(Callback):
             # Lightning fires validation and test hooks under inference mode, where no autograd graph can be built:
             # leave it, so that probes that differentiate (integrated gradients, saliency) work at every moment.
             with torch.inference_mode(False):
+                self.firing = when
                 result = self.compute(trainer, pl_module)
         except Exception as caught:  # noqa: BLE001  a probe must not kill training unless strict
             error = caught
+        finally:
+            self.firing = None
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
         if not failed and trainer.is_global_zero:
             try:
