@@ -27,7 +27,7 @@ def data_root() -> Path:
     if (MNIST10K / "MNIST" / "raw").is_dir():
         return MNIST10K
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from mnist_files import write_fake_mnist  # the tests' IDX writer
+    from helpers.mnist_files import write_fake_mnist  # the tests' IDX writer
 
     return write_fake_mnist(Path(tempfile.mkdtemp()), n_train=8000, n_test=2000)
 

@@ -88,3 +88,29 @@ def test_ddp_two_processes_equal_one(tmp_path):
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     distances = [m["layers"]["bottleneck"]["centroid_distances"] for m in (m1, m2)]
     np.testing.assert_allclose(*distances, atol=1e-5)
+
+
+@pytest.mark.parametrize(("option", "file"), [((), "tensors.bytes"), (('projector_format="tsv"',), "tensors.tsv")])
+def test_projector_format_option_reaches_the_projector_files(run_cli, tmp_path, option, file):
+    from werkzeug.test import Client
+
+    result = run_cli("fit", *DIGITS, *dumper("pictures=false", "metrics=false", *option))
+    assert result.code == 0, result.err
+    run = latest_run(tmp_path, "digits")
+    config, plugin = load_with_tensorboard(run)
+    entry = {e.tensor_name: e for e in config.embeddings}["embedding_dumper/hidden_act@fit_end"]
+    assert entry.tensor_path == f"probes/embedding_dumper/fit_end/projector/hidden_act/{file}"
+    served = Client(plugin.get_plugin_apps()["/tensor"]).get(f"/tensor?run=.&name={entry.tensor_name}")
+    with np.load(run / "probes" / "embedding_dumper" / "fit_end" / "embeddings.npz") as npz:
+        np.testing.assert_allclose(np.frombuffer(served.data, np.float32).reshape(150, 16), npz["hidden_act"], rtol=1e-6)
+
+
+def test_unknown_projector_format_is_a_clean_error(run_cli):
+    from latent_probe.errors import ConfigError
+    from latent_probe.probes.embedding import EmbeddingDumper
+
+    result = run_cli("fit", *DIGITS, *dumper('projector_format="npy"'))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "npy" in result.err and "'binary', 'tsv'" in result.err  # the CLI checks the Literal itself
+    with pytest.raises(ConfigError, match="unknown projector_format 'npy'; valid choices: .*tsv"):
+        EmbeddingDumper(layers=["bottleneck"], projector_format="npy")

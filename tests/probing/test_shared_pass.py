@@ -1,8 +1,8 @@
 """Probes firing at the same moment on the same split share one collection pass, and get the values they would alone."""
 
 import numpy as np
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 from helpers.probe_models import TinyDigitNet
 

@@ -13,8 +13,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-GRADIENT_TOLERANCE = 1e-3  # max |gradient| in the preconditioned coordinates: accuracy settles well before
-MAX_ITERATIONS = 100
+# L-BFGS stops when the largest gradient entry, in the preconditioned coordinates it works in, is below a tolerance.
+# scikit-learn's is 1e-4; narrow layers are cheap and use it. On wide layers the preconditioner stretches the
+# small directions, so the same gradient reads larger there: 1e-3 stops where the accuracy has settled (within
+# scikit-learn's own spread between its default and a tight tolerance), in about 20 evaluations instead of 100+.
+GRADIENT_TOLERANCE = 1e-4
+WIDE_LAYER_TOLERANCE = 1e-3
+WIDE_LAYER = 64  # features
+MAX_ITERATIONS = 500  # scikit-learn's cap (the preconditioned fit needs far fewer)
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
@@ -55,12 +61,14 @@ def softmax_readout(train_x: torch.Tensor, train_y: torch.Tensor, eval_x: torch.
             log_norm = torch.logsumexp(logits, dim=1)
             loss = (log_norm - (logits * onehot).sum(1)).mean() + 0.5 * penalty * (w * w).sum()
             residual = (torch.exp(logits - log_norm[:, None]) - onehot) / n
-            grad_v = torch.linalg.solve_triangular(factor, transposed @ residual + penalty * w, upper=False)
-            params.grad = torch.cat([grad_v.reshape(-1), residual.sum(0)])
+            grad_w, grad_b = transposed @ residual + penalty * w, residual.sum(0)
+            grad_v = torch.linalg.solve_triangular(factor, grad_w, upper=False)
+            params.grad = torch.cat([grad_v.reshape(-1), grad_b])
         return loss
 
-    optimizer = torch.optim.LBFGS([params], max_iter=MAX_ITERATIONS, tolerance_grad=GRADIENT_TOLERANCE,
-                                  tolerance_change=1e-9, line_search_fn="strong_wolfe")
+    tolerance = WIDE_LAYER_TOLERANCE if d > WIDE_LAYER else GRADIENT_TOLERANCE
+    optimizer = torch.optim.LBFGS([params], max_iter=MAX_ITERATIONS, tolerance_grad=tolerance, tolerance_change=1e-12,
+                                  line_search_fn="strong_wolfe")
     optimizer.step(closure)
     with torch.no_grad():
         return (eval_x @ weights(params[: d * k].view(d, k)) + params[d * k :]).argmax(1)

@@ -93,10 +93,14 @@ class MomentWriter:
         return self._record(write_json_atomic(self.path(name), payload))
 
     def embedding(self, key: str, points: np.ndarray, metadata: dict[str, list] | None = None,
-                  images: torch.Tensor | None = None) -> Path:
-        """Add ``points`` ``(n, dim)`` to TensorBoard's projector as ``<probe>/<key>@<when>``, with metadata and sprites."""
+                  images: torch.Tensor | None = None, tensor_format: str = "binary") -> Path:
+        """Add ``points`` ``(n, dim)`` to TensorBoard's projector as ``<probe>/<key>@<when>``, with metadata and sprites.
+
+        ``tensor_format``: ``"binary"`` (raw float32, TSV where TensorBoard would misread the bytes) or ``"tsv"``.
+        """
         folder = self.dir.relative_to(self.log_dir) / "projector" / safe_name(key)
-        return self._record(write_embedding(self.log_dir, folder, f"{self.probe_name}/{key}@{self.when}", points, metadata, images))
+        return self._record(write_embedding(self.log_dir, folder, f"{self.probe_name}/{key}@{self.when}", points, metadata, images,
+                                            tensor_format=tensor_format))
 
     # ----- values --------------------------------------------------------------------------
     def finite(self, arrays: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ coordinates (digits fanning out on rays through a 2-unit bottleneck), and latent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytorch_lightning as pl
@@ -13,7 +13,7 @@ import torch
 
 from latent_probe.analysis.latent_metrics import baseline_report, latent_report
 from latent_probe.artifacts.files import safe_name
-from latent_probe.errors import ConfigError, check_range
+from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
 from latent_probe.registry import register_probe
 from latent_probe.viz.scatter import class_scatter, heatmap, project_2d, thumbnail_scatter
@@ -51,6 +51,8 @@ class EmbeddingDumper(Probe):
         metrics: compute the latent metrics.
         active_threshold: a unit is active when its variance over the data exceeds this.
         baseline: also compute the raw-input baseline (k-means; once per run).
+        projector_format: how the projector tensor is stored: ``"binary"`` (raw float32 ``tensors.bytes``,
+            fast to write and to load; TSV where TensorBoard would misread the bytes as text) or ``"tsv"``.
         **kwargs: the shared options of ``Probe`` (``layers``, ``split``, ``max_samples``, cadence, ...).
     """
 
@@ -62,12 +64,14 @@ class EmbeddingDumper(Probe):
         metrics: bool = True,
         active_threshold: float = 0.01,
         baseline: bool = True,
+        projector_format: Literal["binary", "tsv"] = "binary",
         split: str = "test",
         max_samples: int | None = 2000,
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, max_samples=max_samples, **kwargs)
         check_range("active_threshold", active_threshold, minimum=0)
+        self.projector_format = require_choice("projector_format", projector_format, ("binary", "tsv"))
         self.projector, self.sprites, self.pictures, self.metrics = projector, sprites, pictures, metrics
         self.active_threshold, self.baseline = active_threshold, baseline
         self._baseline_cache: dict | None = None
@@ -114,7 +118,7 @@ class EmbeddingDumper(Probe):
         metadata: dict[str, list] = {"index": result.index.tolist()}
         if result.label is not None:
             metadata = {"label": [result.class_names[c] for c in result.label], "class": result.label.tolist(), **metadata}
-        out.embedding(layer, points, metadata, result.images if self.sprites else None)
+        out.embedding(layer, points, metadata, result.images if self.sprites else None, tensor_format=self.projector_format)
 
     def _draw(self, result: EmbeddingResult, layer: str, points: np.ndarray, out: MomentWriter) -> None:
         flat, how = project_2d(points)
