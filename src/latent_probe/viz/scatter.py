@@ -41,21 +41,22 @@ def class_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence[
     return figure
 
 
-def thumbnail_canvas(points: np.ndarray, images: np.ndarray, labels: np.ndarray, n_classes: int, size: int = 1600) -> np.ndarray:
+def thumbnail_canvas(points: np.ndarray, images: np.ndarray, labels: np.ndarray, n_classes: int, size: int = 1000) -> np.ndarray:
     """The bottleneck picture (digits on rays): each ``(H, W)`` image in [0, 1] drawn, ink tinted by class, at its 2-D position.
 
-    Returns an ``(size, size, 3)`` float array; overlapping ink darkens (min-compositing), like ink on paper.
+    Returns an ``(size, size, 3)`` float32 array; overlapping ink darkens (min-compositing), like ink on paper.
+    The default size is about the axes' size in pixels, so that drawing the figure resamples little.
     """
     # Small images (8x8 digits) are enlarged so that a thumbnail is about 1/45 of the canvas.
     scale = max(1, round(size / 45 / images.shape[-2]))
-    images = images.repeat(scale, axis=-2).repeat(scale, axis=-1)
+    images = np.asarray(images, dtype=np.float32).repeat(scale, axis=-2).repeat(scale, axis=-1)
     height, width = images.shape[-2:]
-    canvas = np.ones((size + height, size + width, 3))
+    canvas = np.ones((size + height, size + width, 3), dtype=np.float32)
     low, high = points.min(axis=0), points.max(axis=0)
     scaled = (points - low) / np.maximum(high - low, 1e-12)
     cols = (scaled[:, 0] * size).astype(int)
     rows = ((1.0 - scaled[:, 1]) * size).astype(int)  # y grows upwards in the plot
-    colors = class_colors(n_classes)
+    colors = class_colors(n_classes).astype(np.float32)
     for image, label, row, col in zip(images, labels, rows, cols):
         ink = image[..., None] * (1.0 - colors[label])[None, None, :]
         patch = canvas[row : row + height, col : col + width]
