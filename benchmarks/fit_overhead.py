@@ -1,16 +1,21 @@
-"""What probes add to training: one epoch of ``configs/bottleneck2d.yaml`` with every applicable probe
-at its default cadence (each fires once, at ``fit_end``) against the same epoch with none.
+"""What probes add to training: every shipped config at its shipped epochs, with its probes against without.
 
-Probes: the embedding dumper (``bottleneck``, ``bottleneck_act``: NPZ, projector with sprites,
-pictures, metrics), the linear probe (every activation), the filter tiler (``features.conv1``) and
-the influence mapper (``bottleneck``, 10 digits + white). Data: the MNIST-10k split in memory, else
-fake IDX files of the same size. ``ratios.probes_vs_bare`` = epoch-with-probes / epoch-without, per
-round; ``figures.probe_s`` is the difference (the probes' own time).
+Each config runs as ``latent-probe fit`` in a fresh process (MNIST configs on the MNIST-10k split, else fake IDX
+files of the same size), timed from the CLI's start to its end inside the process: parsing, the probes' setup
+pass, training, the probes' firings and the report. ``ratios.<config>`` = with probes / without (``--probes []``),
+paired round by round (goal: <= 1.15 each). ``ratios.bottleneck2d_four_probes_vs_epoch`` is the firing time of
+the four probes that fit ``bottleneck2d`` (embedding dumper, linear probe, filter tiler, influence mapper, at their
+defaults, once at ``fit_end``) over one training epoch without them (goal: <= 0.5).
+``--repeat`` rounds (default 1: a full run takes tens of minutes); ``--configs`` picks some.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -21,19 +26,37 @@ from latent_probe.data import MNISTDataModule
 from latent_probe.models import BottleneckClassifier
 from latent_probe.probes import EmbeddingDumper, FilterTiler, InfluenceMapper, LinearProbe
 
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted([*ROOT.glob("configs/*.yaml"), *ROOT.glob("configs/byo/*.yaml")])
+TIMED_CLI = "import sys, time; from latent_probe.cli.main import main; t = time.perf_counter(); main(sys.argv[1:]); " \
+            "print(f'FIT_SECONDS {time.perf_counter() - t}')"
 
-def all_probes() -> list:
-    """Every probe that applies to the bottleneck CNN, with its defaults."""
-    return [
-        EmbeddingDumper(layers=["bottleneck", "bottleneck_act"]),
-        LinearProbe(),
-        FilterTiler(layers=["features.conv1"]),
-        InfluenceMapper(layers=["bottleneck"]),
-    ]
+
+def fit_seconds(config: Path, probes: bool, mnist: Path) -> float:
+    """Seconds ``latent-probe fit --config CONFIG`` takes in a fresh process (with or without its probes)."""
+    args = ["fit", "--config", str(config), "--trainer.enable_progress_bar=false", "--trainer.accelerator=cpu",
+            "--trainer.devices=1"]
+    if "MNISTDataModule" in config.read_text():
+        args += ["--data.root", str(mnist), "--data.download", "false"]
+    if not probes:
+        args += ["--probes", "[]"]
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run([sys.executable, "-c", TIMED_CLI, *args], cwd=folder, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("FIT_SECONDS")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{config.name} failed:\n{done.stderr[-3000:]}")
+    return float(lines[-1].split()[1])
+
+
+def four_probes() -> list:
+    """The probes that fit the bottleneck CNN, with their defaults."""
+    return [EmbeddingDumper(layers=["bottleneck", "bottleneck_act"]), LinearProbe(), FilterTiler(layers=["features.conv1"]),
+            InfluenceMapper(layers=["bottleneck"])]
 
 
 def one_epoch(data: MNISTDataModule, probes: list) -> None:
-    """One training epoch (no validation), logging to a throw-away TensorBoard folder."""
+    """One training epoch of the bottleneck CNN (no validation), logging to a throw-away folder."""
     with tempfile.TemporaryDirectory() as folder:
         trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=folder, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=probes)
@@ -42,18 +65,28 @@ def one_epoch(data: MNISTDataModule, probes: list) -> None:
 
 def main() -> None:
     """Measure and report."""
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0], lambda p: (p.set_defaults(repeat=1, threads=os.cpu_count() or 1),
+                                                          p.add_argument("--configs", nargs="*", default=None)))
+    mnist = data_root()
+    chosen = [c for c in CONFIGS if not args.configs or c.stem in args.configs]
+    figures, ratios = {}, {}
+    for config in chosen:
+        times = paired_times({"bare": lambda c=config: fit_seconds(c, False, mnist),
+                              "probes": lambda c=config: fit_seconds(c, True, mnist)}, args.repeat, warmup=0)
+        figures[config.stem] = {f"{name}_s": summary(values) for name, values in times.items()}
+        ratios[config.stem] = paired_ratio(times["probes"], times["bare"])["median"]
+        print(f"{config.stem:20s} without probes {figures[config.stem]['bare_s']['median']:7.1f}s  with "
+              f"{figures[config.stem]['probes_s']['median']:7.1f}s  ratio {ratios[config.stem]:.2f} (goal <= 1.15)", flush=True)
     torch.manual_seed(0)
-    data = MNISTDataModule(root=str(data_root()), download=False, batch_size=128)
+    data = MNISTDataModule(root=str(mnist), download=False, batch_size=128)
     data.setup("fit")
-    times = paired_times({"bare": lambda: one_epoch(data, []), "probes": lambda: one_epoch(data, all_probes())},
+    epoch = paired_times({"bare": lambda: one_epoch(data, []), "probes": lambda: one_epoch(data, four_probes())},
                          max(1, args.repeat), warmup=0)
-    figures = {f"{name}_s": summary(values) for name, values in times.items()}
-    figures["probe_s"] = summary([p - b for p, b in zip(times["probes"], times["bare"])])
-    figures["train_samples"] = len(data.dataset("train"))
-    ratios = {"probes_vs_bare": paired_ratio(times["probes"], times["bare"])["median"]}
-    print(f"epoch: bare {figures['bare_s']['median']:.1f}s, with 4 probes {figures['probes_s']['median']:.1f}s, "
-          f"ratio {ratios['probes_vs_bare']:.2f}")
+    firing = [p - b for p, b in zip(epoch["probes"], epoch["bare"])]
+    figures["bottleneck2d_epoch"] = {"bare_s": summary(epoch["bare"]), "four_probes_firing_s": summary(firing)}
+    ratios["bottleneck2d_four_probes_vs_epoch"] = summary([f / b for f, b in zip(firing, epoch["bare"])])["median"]
+    print(f"bottleneck2d: one epoch {summary(epoch['bare'])['median']:.1f}s, the four probes' firing "
+          f"{summary(firing)['median']:.1f}s = {ratios['bottleneck2d_four_probes_vs_epoch']:.2f} epochs (goal <= 0.5)")
     write_result("fit_overhead", figures, ratios, args.json)
 
 

@@ -45,8 +45,18 @@ def png_bytes(image) -> bytes:
 
 
 def gif_bytes(frames: list, duration_ms: int = 80, loop: int = 0) -> bytes:
-    """Encode frames (see ``to_hwc_uint8``) as an animated GIF."""
-    images = [Image.fromarray(to_hwc_uint8(frame)) for frame in frames]
+    """Encode frames (see ``to_hwc_uint8``) as an animated GIF with one palette for all frames.
+
+    Pillow would build a palette for every frame (median cut, most of the encoding time); the frames of one
+    animation share their colours, so one palette from the first, middle and last frames maps them all, by a
+    nearest-colour lookup, and no frame flickers between palettes.
+    """
+    arrays = [to_hwc_uint8(frame) for frame in frames]
+    samples = [arrays[0], arrays[len(arrays) // 2], arrays[-1]]
+    width = max(a.shape[1] for a in samples)
+    stacked = np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), mode="edge") for a in samples])
+    palette = Image.fromarray(stacked).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+    images = [Image.fromarray(a).quantize(palette=palette, dither=Image.Dither.NONE) for a in arrays]
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=loop)
     return buffer.getvalue()
