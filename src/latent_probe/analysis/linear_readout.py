@@ -30,10 +30,11 @@ def standardize(train: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor
     return [(a - mean) / std for a in (train, *others)]
 
 
-def gram_cholesky(x: torch.Tensor, penalty: float) -> torch.Tensor:
-    """The lower Cholesky factor of ``x^T x / n + penalty * I`` (computed in float64 if float32 is not enough)."""
-    gram = x.T @ x / len(x)
-    gram.diagonal().add_(penalty)
+def gram_cholesky(x: torch.Tensor, transposed: torch.Tensor, penalty: float) -> torch.Tensor:
+    """The lower Cholesky factor of ``x^T x / n + penalty * I`` (in float64 if float32 is not enough); ``transposed`` is
+    ``x.T`` laid out contiguously."""
+    gram = transposed @ x
+    gram.div_(len(x)).diagonal().add_(penalty)
     factor, info = torch.linalg.cholesky_ex(gram)
     if int(info) != 0:  # rounding made a nearly singular Gram matrix indefinite
         factor = torch.linalg.cholesky(gram.double()).to(x.dtype)
@@ -46,8 +47,9 @@ def softmax_readout(train_x: torch.Tensor, train_y: torch.Tensor, eval_x: torch.
     n, d = train_x.shape
     k = int(train_y.max()) + 1
     penalty = 1.0 / n  # C=1 on a summed loss is 1/(2n) ||W||^2 on the mean loss
-    factor = gram_cholesky(train_x, penalty)
     transposed = train_x.T.contiguous()  # X^T g reads memory in order
+    factor = gram_cholesky(train_x, transposed, penalty)
+    targets = train_y.long()[:, None]
     onehot = F.one_hot(train_y.long(), k).to(train_x.dtype)
     params = torch.zeros(d * k + k, device=train_x.device, requires_grad=True)
 
@@ -59,7 +61,7 @@ def softmax_readout(train_x: torch.Tensor, train_y: torch.Tensor, eval_x: torch.
             w, b = weights(params[: d * k].view(d, k)), params[d * k :]
             logits = train_x @ w + b
             log_norm = torch.logsumexp(logits, dim=1)
-            loss = (log_norm - (logits * onehot).sum(1)).mean() + 0.5 * penalty * (w * w).sum()
+            loss = (log_norm - logits.gather(1, targets).squeeze(1)).mean() + 0.5 * penalty * (w * w).sum()
             residual = (torch.exp(logits - log_norm[:, None]) - onehot) / n
             grad_w, grad_b = transposed @ residual + penalty * w, residual.sum(0)
             grad_v = torch.linalg.solve_triangular(factor, grad_w, upper=False)
