@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import torch
@@ -37,10 +38,15 @@ def to_hwc_uint8(image) -> np.ndarray:
     return array[..., :3]
 
 
+# Figures are mostly flat colour: zlib's run-length strategy at level 1 encodes them several times faster than
+# Pillow's default (level 6) for files a few percent larger.
+PNG_OPTIONS = {"compress_level": 1, "compress_type": zlib.Z_RLE}
+
+
 def png_bytes(image) -> bytes:
     """Encode an image (see ``to_hwc_uint8``) as PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(to_hwc_uint8(image)).save(buffer, format="PNG")
+    Image.fromarray(to_hwc_uint8(image)).save(buffer, format="PNG", **PNG_OPTIONS)
     return buffer.getvalue()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import codecs
 import io
 import math
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -24,6 +23,7 @@ from google.protobuf import text_format
 from PIL import Image
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
+from latent_probe.artifacts.encoding import PNG_OPTIONS
 from latent_probe.artifacts.files import atomic_file, write_bytes_atomic, write_text_atomic
 from latent_probe.errors import require_choice
 
@@ -36,9 +36,6 @@ TENSOR_FILES = {"binary": "tensors.bytes", "tsv": "tensors.tsv"}
 # makes it read the file as binary (tensorboard/compat/tensorflow_stub/io/gfile.py).
 TENSORBOARD_TEXT_BLOCK = 16 * 1024 * 1024
 BINARY_CHUNK_BYTES = 16 * 1024 * 1024  # rows converted and written at a time when the input is not float32
-# PNG-filtered rows compress well with zlib's run-length strategy: on 8,000 MNIST digits it is 2.8x
-# faster than the default (level 6) and 3% smaller; on incompressible noise 1.5x faster, same size.
-SPRITE_PNG_OPTIONS = {"compress_level": 1, "compress_type": zlib.Z_RLE}
 
 
 TSV_CHUNK_ROWS = 4096  # rows formatted at a time: bounds the text held in memory
@@ -182,7 +179,7 @@ def write_embedding(
     if images is not None:
         sprite, (thumb_h, thumb_w) = sprite_image(images)
         buffer = io.BytesIO()
-        sprite.save(buffer, format="PNG", **SPRITE_PNG_OPTIONS)
+        sprite.save(buffer, format="PNG", **PNG_OPTIONS)  # on 8,000 MNIST digits 2.8x faster than level 6, 3% smaller
         write_bytes_atomic(target / "sprite.png", buffer.getvalue())
         embedding.sprite.image_path = (folder / "sprite.png").as_posix()
         embedding.sprite.single_image_dim.extend([thumb_w, thumb_h])

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tensorboard.compat.proto.summary_pb2 import Summary
 
 from latent_probe.artifacts.encoding import gif_bytes, png_bytes, to_hwc_uint8
 from latent_probe.artifacts.files import safe_name, write_bytes_atomic, write_json_atomic, write_npz_atomic
@@ -76,9 +77,10 @@ class MomentWriter:
     def png(self, name: str, image, tag: str | None = None) -> Path:
         """Write ``image`` (Figure, array or CHW tensor) as ``name``; also to TensorBoard under ``tag``."""
         array = to_hwc_uint8(image)
+        encoded = png_bytes(array)
         if tag:
-            self.image(tag, array)
-        return self._record(write_bytes_atomic(self.path(name), png_bytes(array)))
+            self._log_png(tag, encoded, array.shape)
+        return self._record(write_bytes_atomic(self.path(name), encoded))
 
     def gif(self, name: str, frames: list, duration_ms: int = 80) -> Path:
         """Write an animated GIF."""
@@ -117,9 +119,14 @@ class MomentWriter:
     # ----- TensorBoard ---------------------------------------------------------------------
     def image(self, tag: str, image) -> None:
         """Log an image to TensorBoard (no file)."""
+        array = to_hwc_uint8(image)
+        self._log_png(tag, png_bytes(array), array.shape)
+
+    def _log_png(self, tag: str, encoded: bytes, shape: tuple[int, ...]) -> None:
+        # The PNG already encoded for the file goes to TensorBoard as is (``add_image`` would encode it again).
         if self.tensorboard is not None:
-            array = torch.from_numpy(to_hwc_uint8(image))
-            self.tensorboard.add_image(tag, array, global_step=self.step, dataformats="HWC")
+            picture = Summary.Image(height=shape[0], width=shape[1], colorspace=shape[2], encoded_image_string=encoded)
+            self.tensorboard._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=picture)]), self.step)
 
     def scalars(self, values: dict[str, float]) -> None:
         """Log scalars to TensorBoard under their full tags."""

@@ -1,4 +1,4 @@
-"""One map per node, tiled in a grid on one diverging colour scale (0 = grey), numbered, with a colour bar."""
+"""One map per node, tiled in a grid on one diverging colour scale (0 = grey), rows and columns numbered, with a colour bar."""
 
 from __future__ import annotations
 
@@ -50,11 +50,15 @@ def node_map_grid(maps: np.ndarray, limit: float, title: str, image: np.ndarray 
 
     axes = place(left, 0.25 + (panel_h - grid_h) / 2, grid_w, grid_h)
     shown = axes.imshow(canvas, cmap=DIVERGING_GREY, vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
+    # Node k sits in row k // columns and column k % columns: the column numbers along the top and each row's first
+    # node on the left name every tile with columns + rows labels instead of one per tile (text is most of the drawing).
     font = 6 if columns > 12 else 7
-    for k in range(count):
-        x = (k % columns) * (width + gap) + gap - 0.5
-        y = (k // columns) * (height + gap) + gap - 0.5
-        axes.text(x, y - 0.3, str(k), fontsize=font, va="bottom", ha="left", color="#333333")
+    for column in range(min(columns, count)):
+        axes.text(column * (width + gap) + gap + width / 2 - 0.5, gap - 0.8, f"+{column}" if column else "0", fontsize=font,
+                  va="bottom", ha="center", color="#333333")
+    for row in range(math.ceil(count / columns)):
+        axes.text(gap - 1.0, row * (height + gap) + gap + height / 2 - 0.5, str(row * columns), fontsize=font, va="center",
+                  ha="right", color="#333333")
     axes.set_axis_off()
     bar = figure.colorbar(shown, cax=place(left + grid_w + 0.25, 0.25, 0.15, panel_h))
     bar.set_label(label, fontsize=8)
