@@ -4,6 +4,7 @@ import json
 import signal
 
 import numpy as np
+import pytest
 import torch
 from helpers.paths import CONFIGS
 from helpers.runs import SUBPROCESS_ENV, latest_run, run_subprocess
@@ -32,10 +33,17 @@ def state(run):
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
-def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    straight.mkdir(), broken.mkdir()
-    assert fit(straight, DUMP).returncode == 0
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The run every interrupted-and-resumed run must end up equal to (trained once for the whole module)."""
+    folder = tmp_path_factory.mktemp("straight")
+    assert fit(folder, DUMP).returncode == 0
+    return latest_run(folder, "quickstart")
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
+    broken = tmp_path / "broken"
+    broken.mkdir()
     killed = fit(broken, DUMP, {"class_path": "helpers.probe_models.KillAtEpochEnd", "init_args": {"epoch": 1}})
     assert killed.returncode == -signal.SIGKILL
     run = latest_run(broken, "quickstart")
@@ -44,10 +52,10 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert latest_run(broken, "quickstart") == run, "the resumed run must continue in its own folder"
-    expected, got = state(latest_run(straight, "quickstart")), state(run)
+    expected, got = state(uninterrupted), state(run)
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)
-    assert final_values(run) == final_values(latest_run(straight, "quickstart"))
+    assert final_values(run) == final_values(uninterrupted)
     moments = sorted(p.name for p in (run / "probes" / "embedding_dumper").iterdir())
     assert moments == ["epoch=0000", "epoch=0001", "epoch=0002", "epoch=0003", "fit_end"]
     assert written.stat().st_mtime_ns == before, "a moment written before the kill must not be rewritten"
@@ -57,10 +65,9 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
         assert npz["net.hidden_act1"].shape == (80, 3)  # all 80 val points of 400
 
 
-def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    straight.mkdir(), broken.mkdir()
-    assert fit(straight, DUMP).returncode == 0
+def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
+    broken = tmp_path / "broken"
+    broken.mkdir()
     # 320 training points in batches of 16: step 27 is the 7th batch of epoch 1.
     stopped = fit(broken, DUMP, {"class_path": "helpers.probe_models.TermAtStep", "init_args": {"step": 27}})
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
@@ -69,24 +76,23 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
     resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "not resumable" not in resumed.stderr
-    expected, got = state(latest_run(straight, "quickstart")), state(run)
+    expected, got = state(uninterrupted), state(run)
     for key in expected:
         torch.testing.assert_close(got[key], expected[key], rtol=0, atol=1e-6, msg=key)
-    assert final_values(run) == final_values(latest_run(straight, "quickstart"))
+    assert final_values(run) == final_values(uninterrupted)
 
 
 def kill_during_write_then_resume(tmp_path, file_name):
-    """Kill a run while it writes ``file_name`` in epoch 1, resume it; returns (uninterrupted run, resumed run)."""
-    straight, broken = tmp_path / "straight", tmp_path / "broken"
-    straight.mkdir(), broken.mkdir()
-    assert fit(straight, DUMP).returncode == 0
+    """Kill a run while it writes ``file_name`` in epoch 1, resume it; returns the resumed run."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
     killer = {"class_path": "helpers.probe_models.KillDuringWrite", "init_args": {"epoch": 1, "file_name": file_name}}
     assert fit(broken, DUMP, killer).returncode == -signal.SIGKILL
     run = latest_run(broken, "quickstart")
     assert list(run.rglob(f".{file_name}.*.tmp")), "the kill must leave a half-written temp file behind"
     resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    return latest_run(straight, "quickstart"), run
+    return run
 
 
 def assert_same_run(expected, got):
@@ -104,13 +110,12 @@ def assert_same_run(expected, got):
     assert not list(got.rglob("*.tmp")), "temp files of the killed write must be gone"
 
 
-def test_kill_during_an_artifact_write_then_resume_equals_uninterrupted(tmp_path):
-    assert_same_run(*kill_during_write_then_resume(tmp_path, "embeddings.npz"))
+def test_kill_during_an_artifact_write_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
+    assert_same_run(uninterrupted, kill_during_write_then_resume(tmp_path, "embeddings.npz"))
 
 
-def test_kill_during_a_checkpoint_write_then_resume_equals_uninterrupted(tmp_path):
-    expected, run = kill_during_write_then_resume(tmp_path, "last.ckpt")
-    assert_same_run(expected, run)
+def test_kill_during_a_checkpoint_write_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
+    assert_same_run(uninterrupted, kill_during_write_then_resume(tmp_path, "last.ckpt"))
 
 
 def test_resume_without_a_previous_run_is_a_clean_error(tmp_path):
