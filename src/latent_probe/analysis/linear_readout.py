@@ -80,8 +80,7 @@ def sklearn_readout(train_x, train_y, eval_x, seed: int = 0) -> np.ndarray:
     """The reference: scikit-learn's ``LogisticRegression`` in float64 on CPU (slow on wide layers)."""
     from sklearn.linear_model import LogisticRegression
 
-    train, evaluation = standardize(torch.as_tensor(np.asarray(train_x), dtype=torch.float64),
-                                    torch.as_tensor(np.asarray(eval_x), dtype=torch.float64))
+    train, evaluation = standardize(*(torch.as_tensor(x).detach().cpu().double() for x in (train_x, eval_x)))
     model = LogisticRegression(max_iter=500, random_state=seed)
     return model.fit(train.numpy(), np.asarray(train_y)).predict(evaluation.numpy())
 
@@ -92,12 +91,8 @@ def readout_accuracy(train_x, train_y, eval_x, eval_y, seed: int = 0, method: st
     if len(torch.unique(train_y)) < 2:
         return float((eval_y == train_y[0]).float().mean()), "constant"
     if method == "sklearn":
-        predicted = torch.as_tensor(sklearn_readout(_numpy(train_x), train_y.cpu().numpy(), _numpy(eval_x), seed))
+        predicted = torch.as_tensor(sklearn_readout(train_x, train_y.cpu().numpy(), eval_x, seed))
     else:
         train_x, eval_x = torch.as_tensor(train_x), torch.as_tensor(eval_x)
         predicted = softmax_readout(train_x, train_y.to(train_x.device), eval_x.to(train_x.device))
     return float((predicted.cpu() == eval_y.cpu()).float().mean()), method
-
-
-def _numpy(values) -> np.ndarray:
-    return values.detach().float().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)

@@ -106,10 +106,12 @@ class MomentWriter:
 
     # ----- values --------------------------------------------------------------------------
     def finite(self, arrays: dict[str, Any]) -> dict[str, Any]:
-        """The arrays without NaN or inf; each dropped one is warned about by name and listed in the manifest."""
+        """The arrays (numpy, or tensors on any device) without NaN or inf; each dropped one is warned about by name and
+        listed in the manifest."""
         kept = {}
         for key, values in arrays.items():
-            if np.isfinite(np.asarray(values)).all():
+            finite = torch.isfinite(values).all() if isinstance(values, torch.Tensor) else np.isfinite(np.asarray(values)).all()
+            if finite:
                 kept[key] = values
             else:
                 self.skipped[key] = "NaN or inf values"

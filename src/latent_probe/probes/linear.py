@@ -101,7 +101,7 @@ class LinearProbe(Probe):
     def write(self, result: LayerData, out: MomentWriter) -> None:
         """Fit one classifier per layer, then write metrics, scalars and plots."""
         accuracy, methods = {}, {}
-        usable = out.finite({p: result.train[p].cpu() for p in self.layers})
+        usable = out.finite({p: result.train[p] for p in self.layers})
         for path in [p for p in self.layers if p in usable and bool(torch.isfinite(result.evaluation[p]).all())]:
             accuracy[path], methods[path] = readout_accuracy(
                 result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed,

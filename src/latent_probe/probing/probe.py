@@ -198,12 +198,15 @@ class Probe(Callback):
         if self.standalone_moment:
             return when == self.standalone_moment
         if when == epoch_moment(trainer.current_epoch):
-            return bool(self.every_n_epochs) and (trainer.current_epoch + 1) % self.every_n_epochs == 0
+            return self._fires_after_epoch(trainer.current_epoch)
         return when in self.moments
+
+    def _fires_after_epoch(self, epoch: int) -> bool:
+        return bool(self.every_n_epochs) and (epoch + 1) % self.every_n_epochs == 0
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Fire every ``every_n_epochs`` epochs."""
-        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+        if self._fires_after_epoch(trainer.current_epoch):
             self.fire(trainer, pl_module, epoch_moment(trainer.current_epoch))
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
