@@ -106,7 +106,7 @@ class LayerTransformRecorder(Probe):
         xs, ys = (torch.linspace(*limits, self.boundary_resolution) for limits in square_limits(inputs.flatten(1).numpy()))
         grid = torch.cartesian_prod(ys, xs).flip(1).reshape(-1, *inputs.shape[1:])  # x varies fastest
         with recorded_outputs(pl_module, [last.name]) as records:
-            for chunk in grid.split(self.batch_size):
+            for chunk in grid.split(self.pass_rows(pl_module)):
                 self.spec.call(pl_module, chunk.to(pl_module.device))
         values = torch.cat(records[last.name]).reshape(len(ys), len(xs)).float().cpu().numpy()
         level = self.boundary_level

@@ -38,6 +38,7 @@ from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec
 from latent_probe.probing.dry_run import DryRun, dry_run
 from latent_probe.probing.layers import module_paths, resolve_layers
 from latent_probe.probing.moments import epoch_moment
+from latent_probe.probing.pass_rows import rows_per_pass
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import any_rank
 from latent_probe.probing.shared_pass import shared_activations
@@ -58,7 +59,8 @@ class Probe(Callback):
         moments: named moments to fire at: ``fit_end``, ``test_end``, ``validate_end`` or a model
             phase such as ``pretrain_end``. ``latent-probe probe`` always fires (moment ``probe``).
         strict: re-raise a failure instead of warning and letting training go on.
-        batch_size: batch size of the probe's own forward passes.
+        batch_size: batch size of the probe's own forward passes (default: 64 on a CPU, where cache-sized
+            batches run fastest, 512 on an accelerator).
         seed: seed of the sample subset.
         name: artifact folder name under ``probes/`` (default: the class name in snake case).
         token_pooling: how a ``(N, T, D)`` token output is stored: ``mean`` over tokens, the ``first`` (CLS) token,
@@ -80,7 +82,7 @@ class Probe(Callback):
         every_n_epochs: int = 0,
         moments: Sequence[str] = ("fit_end",),
         strict: bool = False,
-        batch_size: int = 256,
+        batch_size: int | None = None,
         seed: int = 0,
         name: str | None = None,
         token_pooling: Literal["mean", "first", "flatten"] = "mean",
@@ -88,7 +90,8 @@ class Probe(Callback):
     ) -> None:
         super().__init__()
         check_range("every_n_epochs", every_n_epochs, minimum=0)
-        check_range("batch_size", batch_size, minimum=1)
+        if batch_size is not None:
+            check_range("batch_size", batch_size, minimum=1)
         if max_samples is not None:
             check_range("max_samples", max_samples, minimum=1)
         require_choice("split", split, SPLITS)
@@ -147,10 +150,14 @@ class Probe(Callback):
         """
         if self.firing is None:
             return sample_activations(trainer, pl_module, self.spec, self.layers, split or self.split, self.max_samples,
-                                      self.batch_size, self.seed, keep_inputs, self.pooling)
+                                      self.pass_rows(pl_module), self.seed, keep_inputs, self.pooling)
         partners = [p for p in trainer.callbacks if isinstance(p, Probe) and p is not self and p.reads_activations
                     and p.spec is not None and p.due_at(trainer, self.firing)]
         return shared_activations(trainer, pl_module, self, partners, self.firing, split or self.split, keep_inputs)
+
+    def pass_rows(self, pl_module: pl.LightningModule) -> int:
+        """Samples per forward pass of the probe's own: ``batch_size``, else the default for the model's device."""
+        return rows_per_pass(self.batch_size, pl_module.device, accelerator_rows=512)
 
     # ----- setup ---------------------------------------------------------------------------
     def resolve(self, pl_module: pl.LightningModule) -> list[str]:

@@ -46,22 +46,22 @@ def shared_activations(trainer: pl.Trainer, pl_module: pl.LightningModule, probe
     passes = _passes.get(trainer)
     if passes is None or passes.stamp != stamp:
         passes = _passes[trainer] = _MomentPasses(stamp)
-    key = _pass_key(probe, split)
+    key = _pass_key(probe, split, pl_module)
     found = passes.collected.get(key)
     wanted = _sample_size(probe, split)
     if found is None or not _covers(found, probe.layers, keep_inputs, wanted):
-        sharing = [p for p in partners if split in p.splits() and _pass_key(p, split) == key]
+        sharing = [p for p in partners if split in p.splits() and _pass_key(p, split, pl_module) == key]
         layers = list(dict.fromkeys([*probe.layers, *(layer for p in sharing for layer in p.layers)]))
         largest = max([probe, *sharing], key=lambda p: _sample_size(p, split))
         inputs = keep_inputs or any(p.keeps_inputs for p in sharing)
-        activations = sample_activations(trainer, pl_module, probe.spec, layers, split, largest.max_samples, probe.batch_size,
+        activations = sample_activations(trainer, pl_module, probe.spec, layers, split, largest.max_samples, probe.pass_rows(pl_module),
                                          probe.seed, inputs, probe.pooling)
         found = passes.collected[key] = _Collected(activations, inputs)
     return _view(found.activations, probe, split, keep_inputs)
 
 
-def _pass_key(probe: Probe, split: str) -> tuple:
-    return (split, probe.seed, probe.batch_size, probe.pooling.token_pooling, probe.pooling.max_features, id(probe.spec))
+def _pass_key(probe: Probe, split: str, pl_module: pl.LightningModule) -> tuple:
+    return (split, probe.seed, probe.pass_rows(pl_module), probe.pooling.token_pooling, probe.pooling.max_features, id(probe.spec))
 
 
 def _sample_size(probe: Probe, split: str) -> int:

@@ -17,6 +17,7 @@ from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probes.influence.image_files import read_image
 from latent_probe.probes.influence.maps import MODES, influence_maps
 from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
+from latent_probe.probing.pass_rows import rows_per_pass
 from latent_probe.probing.sharding import select_indices
 from latent_probe.registry import register_probe
 from latent_probe.viz.node_maps import node_map_grid, symmetric_range
@@ -81,7 +82,8 @@ class InfluenceMapper(Probe):
         per_class: take those images class by class (0, 1, 2, ...) rather than the first ones.
         files: image files to map as well.
         image_shape: ``(C, H, W)`` of an input; default: the datamodule's ``image_shape``.
-        chunk_size: single-pixel inputs (or gradient rows) per forward pass; bounds memory.
+        chunk_size: single-pixel inputs (or gradient rows) per forward pass; bounds memory (default: 64 on a
+            CPU, where cache-sized passes run fastest, 4,096 on an accelerator).
         ig_steps: path points of ``integrated_gradients``.
         max_tiles: draw at most this many nodes of a layer in a picture (the NPZ holds all).
         **kwargs: the shared options of ``Probe`` (``layers``, ``split``, ``max_samples``, cadence, ...).
@@ -96,7 +98,7 @@ class InfluenceMapper(Probe):
         per_class: bool = True,
         files: Sequence[str] = (),
         image_shape: Sequence[int] | None = None,
-        chunk_size: int = 4096,
+        chunk_size: int | None = None,
         ig_steps: int = 32,
         max_tiles: int = 256,
         split: str = "test",
@@ -105,7 +107,8 @@ class InfluenceMapper(Probe):
         super().__init__(split=split, **kwargs)
         require_choice("mode", mode, MODES)
         for name, value in (("n_images", n_images), ("chunk_size", chunk_size), ("ig_steps", ig_steps), ("max_tiles", max_tiles)):
-            check_range(name, value, minimum=0 if name == "n_images" else 1)
+            if value is not None:
+                check_range(name, value, minimum=0 if name == "n_images" else 1)
         if not (white or n_images or files):
             raise ConfigError("InfluenceMapper has no input to map: set white: true, n_images > 0 or files")
         self.mode, self.reference, self.white, self.n_images, self.per_class = mode, reference, white, n_images, per_class
@@ -135,7 +138,7 @@ class InfluenceMapper(Probe):
         device, dtype = pl_module.device, pl_module.dtype
         maps = influence_maps(
             pl_module, chosen.inputs.to(device, dtype), reference[0].to(device, dtype), self.layers,
-            self.shape, self.mode, self.chunk_size, self.ig_steps,
+            self.shape, self.mode, rows_per_pass(self.chunk_size, device, accelerator_rows=4096), self.ig_steps,
         )
         return InfluenceResult({path: m.float().cpu().numpy() for path, m in maps.items()}, chosen, reference[0].numpy())
 
