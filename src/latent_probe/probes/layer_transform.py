@@ -122,8 +122,8 @@ class LayerTransformRecorder(Probe):
         steps = [step for step in result.steps if step.name in finite]
         boundary = result.boundary if result.boundary is not None and np.isfinite(result.boundary.values).all() else None
         title = f"{self.name} @ {out.when}: {self.split} split, {len(result.index)} points"
-        figure = steps_figure(steps, result.label, result.class_names, title, boundary)
-        out.png("steps.png", figure, tag=f"{self.name}/steps")
+        picture = steps_figure(steps, result.label, result.class_names, title, boundary)
+        out.png("steps.png", picture, tag=f"{self.name}/steps")
         if any(step.points.shape[1] == 3 for step in steps):
             flat = steps_figure(steps, result.label, result.class_names, f"{title} (x-y projections)", three_d=False)
             out.png("steps_xy.png", flat)

@@ -5,18 +5,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from matplotlib.colors import LinearSegmentedColormap
-from matplotlib.figure import Figure
-from torchvision.utils import make_grid
 
-from latent_probe.viz.figure import new_figure
+from latent_probe.viz.raster import Canvas, colorbar, colormapped, font, to_uint8
 
 # Negative dark blue, zero mid-grey, positive light orange: brighter than grey is positive, as in the influence-map article.
-# The gaps between tiles are NaN, drawn white.
+# NaN (a gap in a map) is drawn white, like the space between tiles.
 DIVERGING_GREY = LinearSegmentedColormap.from_list(
     "diverging_grey", ["#08306b", "#3f7fc1", "#808080", "#ec9a3c", "#fff5c0"]
 ).with_extremes(bad="white")
+
+TILE_PX = 60  # small maps (28x28) are enlarged by an integer factor to at least this
+CELL_PX = 90  # a tile and its gap at most (0.9 inch at 100 dpi, as the matplotlib figure had) ...
+GRID_PX = 1000  # ... and the whole grid at most this wide, so large layers shrink their tiles instead
+INPUT_PX = 120  # the input image's side
+TITLE_SIZE = 13
 
 
 def grid_columns(count: int) -> int:
@@ -29,49 +32,89 @@ def symmetric_range(maps: np.ndarray) -> float:
     return max(float(np.abs(maps).max(initial=0.0)), 1e-12)
 
 
-def node_map_grid(maps: np.ndarray, limit: float, title: str, image: np.ndarray | None = None, label: str = "") -> Figure:
-    """``(n, H, W)`` maps as numbered tiles on ``[-limit, limit]``, beside the input ``image`` (``(C, H, W)`` in [0, 1])."""
-    count, height, width = maps.shape
-    columns = grid_columns(count)
-    gap = max(2, round(height * 0.3))  # room above each tile for its node number
-    tiles = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))[:, None]
-    canvas = make_grid(tiles, nrow=columns, padding=gap, pad_value=float("nan"))[0].numpy()
-    # Axes are placed by hand, in inches: a layout engine would measure every node number (slow).
-    grid_w = columns * min(0.9, 10.0 / columns)
-    grid_h = grid_w * canvas.shape[0] / canvas.shape[1]
-    panel_h = max(grid_h, 1.5)
-    left = 0.2 + (1.5 if image is not None else 0.0)
-    size = (left + grid_w + 1.5, panel_h + 1.0)
-    figure = new_figure(*size)
-    figure.set_layout_engine("none")
+def tile_layout(side: int, columns: int) -> tuple[int, int, int]:
+    """``(zoom, shrink, gap)``: a map of ``side`` pixels is drawn ``side * zoom // shrink`` pixels wide, ``gap`` apart."""
+    cell = min(CELL_PX, GRID_PX // columns)
+    gap = 6 if cell >= 60 else 4
+    room = cell - gap
+    if side > room:
+        return 1, math.ceil(side / room), gap
+    return max(1, min(math.ceil(TILE_PX / side), room // side)), 1, gap
 
-    def place(x: float, y: float, w: float, h: float):
-        return figure.add_axes((x / size[0], y / size[1], w / size[0], h / size[1]))
 
-    axes = place(left, 0.25 + (panel_h - grid_h) / 2, grid_w, grid_h)
-    shown = axes.imshow(canvas, cmap=DIVERGING_GREY, vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
-    # Node k sits in row k // columns and column k % columns: the column numbers along the top and each row's first
-    # node on the left name every tile with columns + rows labels instead of one per tile (text is most of the drawing).
-    font = 6 if columns > 12 else 7
-    for column in range(min(columns, count)):
-        axes.text(column * (width + gap) + gap + width / 2 - 0.5, gap - 0.8, f"+{column}" if column else "0", fontsize=font,
-                  va="bottom", ha="center", color="#333333")
-    for row in range(math.ceil(count / columns)):
-        axes.text(gap - 1.0, row * (height + gap) + gap + height / 2 - 0.5, str(row * columns), fontsize=font, va="center",
-                  ha="right", color="#333333")
-    axes.set_axis_off()
-    bar = figure.colorbar(shown, cax=place(left + grid_w + 0.25, 0.25, 0.15, panel_h))
-    bar.set_label(label, fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+def _resized(values: np.ndarray, shrink: int) -> np.ndarray:
+    """``(n, H, W)`` values averaged over ``shrink x shrink`` blocks (the last block takes the edge's values)."""
+    if shrink == 1:
+        return values
+    n, height, width = values.shape
+    padded = np.pad(values, ((0, 0), (0, -height % shrink), (0, -width % shrink)), mode="edge")
+    return padded.reshape(n, padded.shape[1] // shrink, shrink, padded.shape[2] // shrink, shrink).mean(axis=(2, 4))
+
+
+def _enlarged(pixels: np.ndarray, zoom: int) -> np.ndarray:
+    """``(..., H, W, 3)`` pixels each repeated ``zoom x zoom`` times (nearest pixel)."""
+    return pixels if zoom == 1 else pixels.repeat(zoom, axis=-3).repeat(zoom, axis=-2)
+
+
+def _tiled(tiles: np.ndarray, columns: int, gap: int) -> np.ndarray:
+    """``(n, h, w, 3)`` uint8 tiles as one white-gapped ``(rows, columns)`` grid picture, row by row."""
+    count, height, width = tiles.shape[:3]
+    rows = math.ceil(count / columns)
+    padded = np.pad(tiles, ((0, rows * columns - count), (0, gap), (0, gap), (0, 0)), constant_values=255)
+    grid = padded.reshape(rows, columns, height + gap, width + gap, 3).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(rows * (height + gap), columns * (width + gap), 3)[:-gap, :-gap]
+
+
+def node_map_grid(maps: np.ndarray, limit: float, title: str, image: np.ndarray | None = None, label: str = "") -> np.ndarray:
+    """``(n, H, W)`` maps as numbered tiles on ``[-limit, limit]`` beside the input ``image``, as ``(H', W', 3)`` uint8."""
+    count, columns = len(maps), grid_columns(len(maps))
+    grid, tile, gap = _grid_picture(maps, limit, columns)
+    size = 10 if columns <= 12 else 9
+    number_w = math.ceil(font(size).getlength(str((math.ceil(count / columns) - 1) * columns))) + 8
+    input_w = INPUT_PX + 40 if image is not None else 0
+    content_w = 20 + input_w + number_w + grid.shape[1] + 110
+    title_w = max(font(TITLE_SIZE).getlength(line) for line in title.split("\n"))
+    top = 14 + (TITLE_SIZE + 3) * (title.count("\n") + 1) + size + 10
+    panel_h = max(grid.shape[0], 150)
+    canvas = Canvas(max(content_w, math.ceil(title_w) + 30), top + panel_h + 16)
+    canvas.text((canvas.size[0] / 2, 10), title, size=TITLE_SIZE, anchor="ma")
+    left = (canvas.size[0] - content_w) // 2 + 20
     if image is not None:
-        _draw_input(place(0.2, 0.25 + (panel_h - 1.2) / 2, 1.2, 1.2), image)
-    figure.suptitle(title, fontsize=9, y=1 - 0.1 / size[1], va="top")
-    return figure
+        _draw_input(canvas, image, (left, top + panel_h // 2))
+    corner = (left + input_w + number_w, top + (panel_h - grid.shape[0]) // 2)
+    canvas.paste(grid, corner)
+    _number_tiles(canvas, corner, count, columns, tile, gap, size)
+    colorbar(canvas, (corner[0] + grid.shape[1] + 25, top, 15, panel_h), DIVERGING_GREY, -limit, limit, label, size=10)
+    return canvas.pixels()
 
 
-def _draw_input(axes, image: np.ndarray) -> None:
-    pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
-    axes.imshow(pixels, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    axes.set_title("input", fontsize=8)
-    axes.set_xticks([])
-    axes.set_yticks([])
+def _grid_picture(maps: np.ndarray, limit: float, columns: int) -> tuple[np.ndarray, tuple[int, int], int]:
+    """The coloured, resized tiles in a grid; with one tile's ``(height, width)`` and the gap between tiles."""
+    zoom, shrink, gap = tile_layout(max(maps.shape[1:]), columns)
+    tiles = _enlarged(colormapped(_resized(maps, shrink), DIVERGING_GREY, -limit, limit), zoom)
+    return _tiled(tiles, columns, gap), tiles.shape[1:3], gap
+
+
+def _number_tiles(canvas: Canvas, corner: tuple[int, int], count: int, columns: int, tile: tuple[int, int], gap: int,
+                  size: int) -> None:
+    # Node k sits in row k // columns and column k % columns: the column numbers along the top and each row's first
+    # node on the left name every tile with columns + rows labels instead of one per tile.
+    (left, top), (height, width) = corner, tile
+    for column in range(min(columns, count)):
+        x = left + column * (width + gap) + width / 2
+        canvas.text((x, top - 4), f"+{column}" if column else "0", size=size, anchor="md")
+    for row in range(math.ceil(count / columns)):
+        canvas.text((left - 6, top + row * (height + gap) + height / 2), str(row * columns), size=size, anchor="rm")
+
+
+def _draw_input(canvas: Canvas, image: np.ndarray, left_middle: tuple[int, int]) -> None:
+    # Grey for one channel, colour for three; any other count is averaged to grey.
+    pixels = image.transpose(1, 2, 0) if image.shape[0] == 3 else image.mean(axis=0)[..., None].repeat(3, axis=-1)
+    side = max(pixels.shape[:2])
+    shrink = math.ceil(side / INPUT_PX)
+    pixels = _resized(pixels.transpose(2, 0, 1), shrink).transpose(1, 2, 0)
+    pixels = _enlarged(to_uint8(pixels), max(1, INPUT_PX // max(pixels.shape[:2])))
+    x, y = left_middle[0], left_middle[1] - pixels.shape[0] // 2
+    canvas.paste(pixels, (x, y))
+    canvas.rectangle((x - 1, y - 1, x + pixels.shape[1], y + pixels.shape[0]))
+    canvas.text((x + pixels.shape[1] / 2, y - 5), "input", size=11, anchor="md")

@@ -124,9 +124,9 @@ def tick_values(low: float, high: float, count: int = 3) -> np.ndarray:
 
 
 def tick_label(value: float, ticks: np.ndarray) -> str:
-    """``value`` with as many decimals as the tick spacing needs, a true minus sign, and no ``-0``."""
-    step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else abs(value) or 1.0
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
+    """``value`` with the fewest decimals that print every tick exactly (2.5 stays 2.5), a true minus sign, no ``-0``."""
+    scale = max(float(np.max(np.abs(ticks))) if len(ticks) else 0.0, abs(value), 1e-300)
+    decimals = next((d for d in range(10) if np.allclose(np.round(ticks, d), ticks, rtol=0, atol=1e-9 * scale)), 10)
     text = f"{value:.{decimals}f}"
     if float(text) == 0:
         text = f"{0:.{decimals}f}"

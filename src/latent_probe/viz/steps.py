@@ -1,4 +1,5 @@
-"""Points moving through a model's steps (how a narrow network bends 2-D space): one panel per step, a grid of panels and a GIF."""
+"""Points moving through a model's steps (how a narrow network bends 2-D space): one panel per step, a grid of panels
+and a GIF, drawn straight into pixels (``viz.raster``; matplotlib took about 4 s a firing for a deep narrow network)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from latent_probe.viz.figure import new_figure
+from latent_probe.viz.projection3d import CubeView, draw_points_3d
+from latent_probe.viz.raster import Axes, Canvas, legend, splat, to_uint8
 from latent_probe.viz.scatter import class_colors, project_2d
 
-PANEL_INCHES = 2.7
-POINT_SIZE = 5
+CELL = (240, 236)  # one panel with its title and tick labels, in pixels (matplotlib's 2.7 inches at 90 dpi were 243)
+BOX = 168  # the side of a 2-D panel's square plot area
+MIDDLE = 128  # panels and titles are centred this far into their cell, leaving the left for tick labels
+CUBE = (184, 178)  # the area a 3-D panel's cube and its tick labels are fitted into
+HEADER = 36  # above the panels: the title and the legend
+RADIUS, ALPHA = 1.5, 0.85  # points: about matplotlib's s=5 at 90 dpi, slightly see-through
+LINE_WIDTH = 1.5  # the decision boundary's level line, in pixels
+DPI = 80  # the GIF's pixels per inch (its size is given in inches)
 
 
 @dataclass
@@ -78,38 +82,64 @@ def step_title(index: int, step: Step, how: str) -> str:
     return f"{index}. {step.name}{kind}\n{how}"
 
 
-def _draw_points(axes, xy: np.ndarray, colors: np.ndarray, limits=None) -> None:
-    axes.scatter(xy[:, 0], xy[:, 1], s=POINT_SIZE, c=colors, linewidths=0, alpha=0.85)
-    xlim, ylim = limits or square_limits(xy)
-    axes.set_xlim(*xlim)
-    axes.set_ylim(*ylim)
-    axes.set_aspect("equal", adjustable="box")
-    _few_ticks(axes, (axes.xaxis, axes.yaxis))
+def _points_panel(canvas: Canvas, box: tuple[int, int, int, int], flat: np.ndarray, colors: np.ndarray, title: str,
+                  boundary: Boundary | None = None, light: np.ndarray | None = None) -> None:
+    """A square 2-D panel of ``flat`` on its own square limits; with ``boundary`` its level line over the points, and
+    with ``light`` (two colours) also the class regions under them."""
+    xlim, ylim = square_limits(flat)
+    axes = Axes(box, xlim, ylim)
+    pixels = axes.blank()
+    if boundary is not None:
+        above, line, inside = _boundary_pixels(boundary, axes)
+        if light is not None:  # the boundary panel: regions and line under the points, as matplotlib layered them
+            pixels[inside] = light[above[inside].astype(np.intp)]
+            pixels *= 1 - line[..., None]
+    splat(pixels, axes.to_pixels(flat), colors, RADIUS, ALPHA)
+    if boundary is not None and light is None:  # the input panel: the line over the points
+        pixels *= 1 - line[..., None]
+    axes.draw(canvas, pixels, title=title)
 
 
-def _draw_points_3d(axes, xyz: np.ndarray, colors: np.ndarray) -> None:
-    axes.scatter(xyz[:, 0], xyz[:, 1], xyz[:, 2], s=POINT_SIZE, c=colors, linewidths=0, alpha=0.85, depthshade=False)
-    center, half = (xyz.min(axis=0) + xyz.max(axis=0)) / 2, max(float(np.ptp(xyz, axis=0).max()) / 2, 1e-6)
-    for setter, middle in zip((axes.set_xlim, axes.set_ylim, axes.set_zlim), center):
-        setter(middle - half, middle + half)
-    axes.set_box_aspect((1, 1, 1), zoom=1.1)
-    axes.view_init(elev=25, azim=-60)
-    _few_ticks(axes, (axes.xaxis, axes.yaxis, axes.zaxis), pad=0)
+def _boundary_pixels(boundary: Boundary, axes: Axes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """On ``axes``' pixels: where the output is above the level, how much of each pixel the level line covers (in
+    [0, 1]), and which pixels the grid reaches; the grid is interpolated bilinearly, as matplotlib's contour does."""
+    width, height = axes.box[2], axes.box[3]
+    (x0, x1), (y0, y1) = axes.xlim, axes.ylim
+    x = x0 + np.arange(width) / max(width - 1, 1) * (x1 - x0)
+    y = y1 - np.arange(height) / max(height - 1, 1) * (y1 - y0)  # rows go down, y goes up
+    xs, ys = np.asarray(boundary.xs, dtype=np.float64), np.asarray(boundary.ys, dtype=np.float64)
+    values = np.asarray(boundary.values, dtype=np.float64)
+    if xs[0] > xs[-1]:
+        xs, values = xs[::-1], values[:, ::-1]
+    if ys[0] > ys[-1]:
+        ys, values = ys[::-1], values[::-1]
+    inside = ((y >= ys[0]) & (y <= ys[-1]))[:, None] & ((x >= xs[0]) & (x <= xs[-1]))[None, :]
+    fx, fy = np.interp(x, xs, np.arange(len(xs))), np.interp(y, ys, np.arange(len(ys)))
+    j, i = np.minimum(fx.astype(np.intp), len(xs) - 2), np.minimum(fy.astype(np.intp), len(ys) - 2)
+    tx, ty = (fx - j)[None, :], (fy - i)[:, None]
+    low, high = values[i], values[i + 1]
+    field = ((low[:, j] * (1 - tx) + low[:, j + 1] * tx) * (1 - ty) + (high[:, j] * (1 - tx) + high[:, j + 1] * tx) * ty)
+    above = field > boundary.level
+    # The line only where the sides change between neighbours (a flat output at the level draws nothing), its
+    # width from the distance to the level in pixels: |value - level| / |gradient|, so it comes out anti-aliased.
+    change = np.zeros_like(above)
+    for axis in (0, 1):
+        step = np.diff(above, axis=axis)
+        index = [slice(None), slice(None)]
+        index[axis] = slice(1, None)
+        change[tuple(index)] |= step
+        index[axis] = slice(None, -1)
+        change[tuple(index)] |= step
+    rows, cols = np.gradient(field)
+    distance = np.abs(field - boundary.level) / np.maximum(np.hypot(rows, cols), 1e-300)
+    line = np.clip(LINE_WIDTH / 2 + 0.5 - distance, 0.0, 1.0) * (change & inside)
+    return above, line.astype(np.float32), inside
 
 
-def _few_ticks(axes, axis_list, pad: float = 2) -> None:
-    # Three ticks an axis keep small panels readable, and tick labels are most of a panel's drawing time.
-    for axis in axis_list:
-        axis.set_major_locator(MaxNLocator(3))
-    axes.tick_params(labelsize=6, pad=pad)
-
-
-def _draw_boundary(axes, boundary: Boundary, colors: np.ndarray, filled: bool) -> None:
-    if filled:
-        # Light class colours on each side of the level: class 1 where the output is above it.
-        light = ListedColormap([0.65 + 0.35 * colors[0], 0.65 + 0.35 * colors[min(1, len(colors) - 1)]])
-        axes.contourf(boundary.xs, boundary.ys, boundary.values > boundary.level, levels=[-0.5, 0.5, 1.5], cmap=light)
-    axes.contour(boundary.xs, boundary.ys, boundary.values, levels=[boundary.level], colors="k", linewidths=1.2)
+def _legend_width(class_names: Sequence[str], size: int = 10) -> float:
+    """Width of ``raster.legend``'s row of ``class_names`` (a dot, a gap, the name; ``size`` apart)."""
+    scratch = Canvas(1, 1)
+    return sum(0.8 * size + 4 + scratch.text_width(str(name), size) for name in class_names) + size * (len(class_names) - 1)
 
 
 def steps_figure(
@@ -120,46 +150,42 @@ def steps_figure(
     boundary: Boundary | None = None,
     three_d: bool = True,
     columns: int = 6,
-) -> Figure:
-    """One panel per step (3-D steps as 3-D views when ``three_d``), then the decision boundary if given."""
+) -> np.ndarray:
+    """One panel per step (3-D as 3-D views when ``three_d``), then the decision boundary if given: ``(H, W, 3)`` uint8."""
     views = step_views(steps)
     colors = class_colors(len(class_names))
     point_colors = colors[labels]
     count = len(steps) + (boundary is not None)
     columns = min(columns, count)
     rows = math.ceil(count / columns)
-    height = PANEL_INCHES * rows + 0.5
-    figure = new_figure(PANEL_INCHES * columns, height, dpi=90)
-    # Fixed margins instead of constrained layout: with dozens of (3-D) panels the layout solver took a third
-    # of the drawing time, and equal square panels need no solving.
-    figure.set_layout_engine("none")
-    grid = figure.add_gridspec(rows, columns, left=0.04, right=0.98, bottom=0.3 / height, top=1 - 0.75 / height,
-                               wspace=0.25, hspace=0.35)
+    title_width, legend_width = Canvas(1, 1).text_width(title, 13), _legend_width(class_names)
+    width = round(max(CELL[0] * columns + 20, title_width + 40, legend_width + 20))
+    # The legend gets a row of its own when the title would run into it.
+    own_row = (width + title_width) / 2 > width - 10 - legend_width - 12
+    header = HEADER + 18 * own_row
+    canvas = Canvas(width, header + CELL[1] * rows + 6)
+    canvas.text((width / 2, 8), title, size=13, anchor="ma")
+    legend(canvas, (width - 10, 8 + 18 * own_row), colors, class_names, size=10)
+    left0 = (width - CELL[0] * columns) // 2
+
+    def cell(i: int) -> tuple[int, int]:
+        return left0 + CELL[0] * (i % columns), header + CELL[1] * (i // columns)
+
     for i, (step, (flat, how)) in enumerate(zip(steps, views)):
+        x, y = cell(i)
         if three_d and step.points.shape[1] == 3:
-            axes = figure.add_subplot(grid[i], projection="3d")
-            _draw_points_3d(axes, step.points, point_colors)
-            how = "3-D"
+            view = CubeView.around(step.points, (x + MIDDLE - CUBE[0] // 2, y + 34, *CUBE))
+            draw_points_3d(canvas, view, step.points, point_colors, RADIUS, ALPHA)
+            canvas.text((x + MIDDLE, y + 30), step_title(i, step, "3-D"), size=9, anchor="md")
         else:
-            axes = figure.add_subplot(grid[i])
-            _draw_points(axes, flat, point_colors)
-            if i == 0 and boundary is not None:
-                _draw_boundary(axes, boundary, colors, filled=False)
-        axes.set_title(step_title(i, step, how), fontsize=7)
+            line = boundary if i == 0 else None
+            _points_panel(canvas, (x + MIDDLE - BOX // 2, y + 36, BOX, BOX), flat, point_colors, step_title(i, step, how), line)
     if boundary is not None:
-        axes = figure.add_subplot(grid[count - 1])
-        _draw_boundary(axes, boundary, colors, filled=True)
-        _draw_points(axes, views[0][0], point_colors)
-        axes.set_title(f"decision boundary on the input\n(final output = {boundary.level:g})", fontsize=7)
-    _legend(figure, colors, class_names)
-    figure.suptitle(title, fontsize=10)
-    return figure
-
-
-def _legend(figure: Figure, colors: np.ndarray, class_names: Sequence[str]) -> None:
-    handles = [figure.axes[0].scatter([], [], s=20, color=c) for c in colors]
-    figure.legend(handles, [str(n) for n in class_names], loc="upper right", bbox_to_anchor=(0.99, 1.0), fontsize=8,
-                  ncols=len(class_names), frameon=False)
+        x, y = cell(count - 1)
+        light = 0.65 + 0.35 * colors[[0, min(1, len(colors) - 1)]]
+        _points_panel(canvas, (x + MIDDLE - BOX // 2, y + 36, BOX, BOX), views[0][0], point_colors,
+                      f"decision boundary on the input\n(final output = {boundary.level:g})", boundary, light)
+    return canvas.pixels()
 
 
 def frame_schedule(n_steps: int, frames_per_step: int, hold: int) -> list[tuple[int, float]]:
@@ -176,6 +202,53 @@ def frame_schedule(n_steps: int, frames_per_step: int, hold: int) -> list[tuple[
     return schedule
 
 
+def _legend_patch(colors: np.ndarray, class_names: Sequence[str], size: int = 9) -> np.ndarray:
+    """Class names under each other in a framed white box (matplotlib's "upper right" legend), as uint8 pixels."""
+    scratch = Canvas(1, 1)
+    width = round(max(0.8 * size + 4 + scratch.text_width(str(name), size) for name in class_names)) + 12
+    patch = Canvas(width, (size + 5) * len(class_names) + 8)
+    for k, (color, name) in enumerate(zip(colors, class_names)):
+        legend(patch, (6, 4 + (size + 5) * k), color[None], [name], size=size, anchor="left")
+    patch.rectangle((0, 0, patch.size[0] - 1, patch.size[1] - 1), outline=(204, 204, 204))
+    return patch.pixels()
+
+
+class _Painter:
+    """The same coloured points splatted again and again on a white square (one GIF frame each), exactly as
+    ``raster.splat`` would but about 3x faster: the disc's offsets and each colour's blend term are worked out once,
+    a margin round the square saves checking bounds, one flat index per channel is numpy's fastest gather and
+    scatter, and only the pixels a frame touches are converted to uint8 and wiped."""
+
+    def __init__(self, side: int, colors: np.ndarray, radius: float = RADIUS, alpha: float = ALPHA) -> None:
+        reach = math.ceil(radius)
+        dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+        cover = np.clip(radius + 0.5 - np.hypot(dy, dx), 0.0, 1.0)
+        keep = cover > 0
+        self.side, self.reach, self.stride = side, reach, side + 2 * reach
+        self.offsets = 3 * (dy[keep] * self.stride + dx[keep])  # in the flat array of channels
+        weights = (alpha * cover[keep]).astype(np.float32)
+        self.kept = 1 - weights
+        self.added = [(weight * np.asarray(colors, dtype=np.float32)).ravel() for weight in weights]
+        self.pixels = np.ones(self.stride * self.stride * 3, dtype=np.float32)  # white again after every paint
+        self.white = np.full(self.stride * self.stride * 3, 255, dtype=np.uint8)
+
+    def paint(self, xy: np.ndarray) -> np.ndarray:
+        """The square with discs at the pixel positions ``xy`` (``(n, 2)``, clamped to the square), as uint8."""
+        cols, rows = (np.clip(np.rint(xy[:, k]), 0, self.side - 1).astype(np.intp) + self.reach for k in (0, 1))
+        centers = ((rows * self.stride + cols) * 3)[:, None] + np.arange(3)
+        centers = centers.ravel()
+        pixels = self.pixels
+        for offset, kept, added in zip(self.offsets, self.kept, self.added):
+            index = centers + offset
+            pixels[index] = pixels[index] * kept + added
+        touched = (self.offsets[:, None] + centers[None, :]).ravel()  # repeats are harmless: the same value twice
+        out = self.white.copy()
+        out[touched] = to_uint8(pixels[touched])
+        pixels[touched] = 1.0
+        inner = slice(self.reach, self.reach + self.side)
+        return out.reshape(self.stride, self.stride, 3)[inner, inner]
+
+
 def animation_frames(
     steps: Sequence[Step],
     labels: np.ndarray,
@@ -185,40 +258,49 @@ def animation_frames(
     hold: int = 2,
     inches: float = 4.4,
 ) -> list[np.ndarray]:
-    """GIF frames moving the points from step to step through their 2-D views, on fixed equal axes.
+    """GIF frames (equal-shaped ``(H, W, 3)`` uint8, ``inches`` wide at 80 dpi) moving the points from step to step
+    through their 2-D views, on fixed equal axes.
 
     Between steps of 2 or 3 dimensions this moves the points themselves (3-D seen from above, as in the
     seed); across a change of dimension or between PCA views it blends the two views.
     """
     views = step_views(steps)
     colors = class_colors(len(class_names))
-    figure = new_figure(inches, inches + 0.3, dpi=80)
-    axes = figure.add_subplot()
-    _draw_points(axes, views[0][0], colors[labels], limits=square_limits(np.concatenate([v for v, _ in views])))
-    scatter = axes.collections[0]
-    axes.legend([axes.scatter([], [], s=20, color=c) for c in colors], [str(n) for n in class_names], fontsize=7, loc="upper right")
-    figure.suptitle(title, fontsize=9)
-    heading = axes.set_title("\n", fontsize=8)
-    # Blitting: axes, ticks and legend are drawn once; each frame redraws only the points and the heading.
-    scatter.set_animated(True)
-    heading.set_animated(True)
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    background = canvas.copy_from_bbox(figure.bbox)
-    frames, last = [], None
+    point_colors = colors[labels].astype(np.float32)
+    width, height = round(inches * DPI), round((inches + 0.3) * DPI)
+    heading_top = 24
+    side = max(min(width - 56, height - heading_top - 30 - 20), 16)
+    box = ((width - side) // 2 + 16, heading_top + 30, side, side)
+    xlim, ylim = square_limits(np.concatenate([v for v, _ in views]))
+    axes = Axes(box, xlim, ylim)
+    # Title, frame, ticks and legend are drawn once; a frame is a copy with its points and heading put in.
+    canvas = Canvas(width, height)
+    canvas.text((width / 2, 5), title, size=11, anchor="ma")
+    axes.draw(canvas, size=8)
+    background = canvas.pixels()
+    patch = _legend_patch(colors, class_names)
+    patch = patch[: side - 8, : side - 8]  # dozens of classes: the list is cut at the axes' bottom
+    spot = (box[1] + 4, box[0] + box[2] - 4 - patch.shape[1])
+    painter = _Painter(side, point_colors)
+    headings: dict[str, np.ndarray] = {}
+    frames: list[np.ndarray] = []
+    last = None
     for step, t in frame_schedule(len(steps), frames_per_step, hold):
         if (step, t) == last:
             frames.append(frames[-1])
             continue
         last, (start, how) = (step, t), views[step]
         if t == 0:
-            heading.set_text(step_title(step, steps[step], how))
-            scatter.set_offsets(start)
+            text, xy = step_title(step, steps[step], how), start
         else:
-            heading.set_text(f"{steps[step].name} → {steps[step + 1].name}\n")
-            scatter.set_offsets((1 - t) * start + t * views[step + 1][0])
-        canvas.restore_region(background)
-        figure.draw_artist(scatter)
-        figure.draw_artist(heading)
-        frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+            text, xy = f"{steps[step].name} → {steps[step + 1].name}\n", (1 - t) * start + t * views[step + 1][0]
+        if text not in headings:
+            strip = Canvas(width, box[1] - heading_top - 2)
+            strip.text((width / 2, 0), text, size=10, anchor="ma")
+            headings[text] = strip.pixels()
+        frame = background.copy()
+        frame[box[1] : box[1] + side, box[0] : box[0] + side] = painter.paint(axes.to_pixels(xy))
+        frame[spot[0] : spot[0] + patch.shape[0], spot[1] : spot[1] + patch.shape[1]] = patch
+        frame[heading_top : heading_top + headings[text].shape[0]] = headings[text]
+        frames.append(frame)
     return frames
