@@ -78,7 +78,7 @@ def main() -> None:
         print(f"{config.stem:20s} without probes {figures[config.stem]['bare_s']['median']:7.1f}s  with "
               f"{figures[config.stem]['probes_s']['median']:7.1f}s  ratio {ratios[config.stem]:.2f} (goal <= 1.15)", flush=True)
     torch.manual_seed(0)
-    data = MNISTDataModule(root=str(mnist), download=False, batch_size=128)
+    data = MNISTDataModule(root=str(mnist), download=False, batch_size=64)  # configs/bottleneck2d.yaml's batch
     data.setup("fit")
     epoch = paired_times({"bare": lambda: one_epoch(data, []), "probes": lambda: one_epoch(data, four_probes())},
                          max(1, args.repeat), warmup=0)

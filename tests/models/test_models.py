@@ -137,3 +137,32 @@ def test_vae_logs_loss_parts(fake_mnist):
     assert {"train/loss", "train/recon", "train/kl", "val/loss", "val/recon", "val/kl"} <= set(trainer.callback_metrics)
     trainer.test(model, datamodule=data, verbose=False)
     assert "test/loss" in trainer.callback_metrics
+
+
+def test_readout_learns_at_its_own_rate_and_cosine_decays_to_zero(fake_mnist):
+    model = BottleneckClassifier(activation="sigmoid", bottleneck_norm=True, readout_lr_scale=30, lr=1e-3, lr_schedule="cosine")
+    trainer = quick_trainer(max_epochs=2, limit_train_batches=3, limit_val_batches=1)
+    trainer.fit(model, datamodule=fake_mnist_data(fake_mnist))
+    optimizer = trainer.optimizers[0]
+    readout = next(g for g in optimizer.param_groups if any(p is model.classifier.weight for p in g["params"]))
+    rest = next(g for g in optimizer.param_groups if g is not readout)
+    assert readout["initial_lr"] == pytest.approx(30 * rest["initial_lr"]) and rest["initial_lr"] == pytest.approx(1e-3)
+    assert readout["lr"] == pytest.approx(0.0, abs=1e-12) and rest["lr"] == pytest.approx(0.0, abs=1e-12), "decayed over 6 steps"
+    assert isinstance(model.bottleneck_norm, nn.BatchNorm1d) and model.bottleneck_norm.num_batches_tracked == 6
+
+
+def test_bottleneck_norm_feeds_the_activation():
+    model = BottleneckClassifier(activation="sigmoid", bottleneck_norm=True).eval()
+    with torch.no_grad():
+        model.bottleneck_norm.running_mean.fill_(3.0)
+    seen = {}
+    model.bottleneck_act.register_forward_hook(lambda module, args, output: seen.setdefault("input", args[0]))
+    images = torch.rand(4, 1, 28, 28)
+    model(images)
+    assert torch.allclose(seen["input"], model.bottleneck_norm(model.bottleneck(model.features(images))))
+    assert BottleneckClassifier().bottleneck_norm is None
+
+
+def test_unknown_lr_schedule_lists_the_choices():
+    with pytest.raises(UnknownNameError, match="unknown lr_schedule .linear.; valid choices: .*(constant.*cosine|cosine.*constant)"):
+        BottleneckClassifier(lr_schedule="linear")

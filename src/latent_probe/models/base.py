@@ -8,7 +8,9 @@ import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
 
-from latent_probe.errors import ConfigError, check_range
+from latent_probe.errors import ConfigError, check_range, require_choice
+
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def example_input(in_features: int, batch: int = 2) -> torch.Tensor:
@@ -19,12 +21,16 @@ def example_input(in_features: int, batch: int = 2) -> torch.Tensor:
 
 
 class StepModule(pl.LightningModule):
-    """A LightningModule whose train/val/test steps all go through ``_step(batch, stage)``, optimised by Adam."""
+    """A LightningModule whose train/val/test steps all go through ``_step(batch, stage)``, optimised by Adam.
 
-    def __init__(self, lr: float = 1e-3) -> None:
+    ``lr_schedule``: ``constant``, or ``cosine``: the rate decays to 0 over the run's optimiser steps (a short run
+    then ends on small steps instead of bouncing around at the full rate).
+    """
+
+    def __init__(self, lr: float = 1e-3, lr_schedule: str = "constant") -> None:
         super().__init__()
         check_range("lr", lr, positive=True)
-        self.lr = lr
+        self.lr, self.lr_schedule = lr, require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         raise NotImplementedError
@@ -45,9 +51,20 @@ class StepModule(pl.LightningModule):
         """The model's output for the batch's inputs."""
         return self(batch[0])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        """Adam with the configured learning rate (override with LightningCLI's ``optimizer:``)."""
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+    def configure_optimizers(self):
+        """Adam with the configured learning rate and schedule (override with LightningCLI's ``optimizer:``)."""
+        optimizer = torch.optim.Adam(self.parameter_groups(), lr=self.lr)
+        if self.lr_schedule == "constant":
+            return optimizer
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise ConfigError("lr_schedule cosine decays over the whole run, which has no end: set trainer.max_epochs or max_steps")
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(steps)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def parameter_groups(self) -> list[dict]:
+        """Adam's parameter groups (override to give some layers their own learning rate)."""
+        return [{"params": list(self.parameters())}]
 
 
 class ClassifierModule(StepModule):

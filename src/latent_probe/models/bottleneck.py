@@ -52,8 +52,17 @@ class BottleneckClassifier(LogitsClassifierModule):
     Module paths, in forward order: ``features.conv1``, ``features.act1``, ``features.conv2``,
     ``features.act2``, ``features.pool``, ``features.dropout1``, ``features.flatten``, ``features.fc``,
     ``features.fc_act``, ``features.dropout2``; then ``bottleneck`` (the ``Linear(hidden, 2)`` whose output
-    is the article's "logit", ``dense_2``), ``bottleneck_act`` (its activation: the 2-D points the seed draws)
-    and ``classifier`` (``Linear(2, 10)``, the class logits). Inputs are ``(n, C, H, W)`` images or flat vectors.
+    is the article's "logit", ``dense_2``), ``bottleneck_norm`` (only with ``bottleneck_norm: true``: a
+    ``BatchNorm1d`` whose output is then the activation's input), ``bottleneck_act`` (its activation: the 2-D points
+    the seed draws) and ``classifier`` (``Linear(2, 10)``, the class logits). Inputs are ``(n, C, H, W)`` images or
+    flat vectors.
+
+    A sigmoid bottleneck gets stuck (21.8 % after 8 epochs with the ReLU settings) for two reasons, measured on
+    the MNIST-10k split after 4 epochs: its 2-D logits grow until 98 % of them saturate the sigmoid (median
+    |logit| 36, so no gradient flows back), and the read-out of points in the unit square needs weights ~30x larger
+    than Adam grows in a few thousand steps (it moves each weight by about ``lr`` a step). ``bottleneck_norm``
+    keeps the logits standardised and ``readout_lr_scale: 30`` lets the read-out grow: 92.9 % test accuracy after
+    4 epochs (each alone: 41.6 % and 68.0 %); see ``configs/bottleneck2d_sigmoid.yaml``.
 
     Args:
         activation: activation of the bottleneck: ``relu``, ``leaky_relu``, ``sigmoid``, ``tanh`` or ``identity``.
@@ -63,6 +72,9 @@ class BottleneckClassifier(LogitsClassifierModule):
         in_channels: channels of the input images.
         image_size: side of the square input images (28 for MNIST, 8 for scikit-learn's digits).
         lr: Adam learning rate (1e-3 reached ~60 % validation accuracy after 6 epochs on MNIST-10k, 3e-3 ~85 % after 4).
+        lr_schedule: ``constant`` or ``cosine`` (decay to 0 over the run).
+        bottleneck_norm: put a ``BatchNorm1d`` between the bottleneck and its activation (for saturating activations).
+        readout_lr_scale: the read-out (``classifier``) learns at ``lr`` times this.
     """
 
     # The layers each probe reads when a config names none: the module paths documented above.
@@ -80,8 +92,13 @@ class BottleneckClassifier(LogitsClassifierModule):
         in_channels: int = 1,
         image_size: int = 28,
         lr: float = 3e-3,
+        lr_schedule: str = "constant",
+        bottleneck_norm: bool = False,
+        readout_lr_scale: float = 1.0,
     ) -> None:
-        super().__init__(lr=lr)
+        super().__init__(lr=lr, lr_schedule=lr_schedule)
+        check_range("readout_lr_scale", readout_lr_scale, positive=True)
+        self.readout_lr_scale = readout_lr_scale
         check_activation(activation)
         check_range("bottleneck_dim", bottleneck_dim, minimum=1, maximum=MAX_UNITS)
         check_range("hidden", hidden, minimum=1, maximum=MAX_UNITS)
@@ -94,6 +111,7 @@ class BottleneckClassifier(LogitsClassifierModule):
         self.image_shape = (in_channels, image_size, image_size)
         self.features = keras_mnist_features(in_channels, image_size, hidden)
         self.bottleneck = nn.Linear(hidden, bottleneck_dim)
+        self.bottleneck_norm = nn.BatchNorm1d(bottleneck_dim) if bottleneck_norm else None
         self.bottleneck_act = make_activation(activation)
         self.classifier = nn.Linear(bottleneck_dim, num_classes)
         start_bottleneck_alive(self.bottleneck, self.classifier)
@@ -101,4 +119,14 @@ class BottleneckClassifier(LogitsClassifierModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits, shape ``(n, num_classes)``."""
         images = x.reshape(len(x), *self.image_shape)
-        return self.classifier(self.bottleneck_act(self.bottleneck(self.features(images))))
+        logits = self.bottleneck(self.features(images))
+        if self.bottleneck_norm is not None:
+            logits = self.bottleneck_norm(logits)
+        return self.classifier(self.bottleneck_act(logits))
+
+    def parameter_groups(self) -> list[dict]:
+        """The read-out at ``lr * readout_lr_scale``, everything else at ``lr``."""
+        readout = list(self.classifier.parameters())
+        chosen = {id(p) for p in readout}
+        rest = [p for p in self.parameters() if id(p) not in chosen]
+        return [{"params": rest}, {"params": readout, "lr": self.lr * self.readout_lr_scale}]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from latent_probe.errors import check_range
+from latent_probe.errors import check_range, require_choice
 from latent_probe.models.base import ClassifierModule, example_input
 from latent_probe.models.dense import MAX_UNITS, check_chain
 from latent_probe.registry import register_model
@@ -27,6 +27,16 @@ def orthogonal_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def glorot_init(module: nn.Module) -> None:
+    """Keras' ``Dense`` defaults for every ``Linear``: Glorot-uniform weights and zero bias (the article's setup)."""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+INITS = {"orthogonal": orthogonal_init, "glorot": glorot_init}
+
+
 @register_model()
 class DeepMLP(ClassifierModule):
     """A stack of equal-width tanh layers with a 1-unit sigmoid output (the space-bending experiment), trained with BCE.
@@ -40,6 +50,7 @@ class DeepMLP(ClassifierModule):
         depth: number of hidden ``Linear(width, width)`` layers after the input layer.
         in_features: dimension of the input points.
         lr: Adam learning rate.
+        init: ``orthogonal`` (see ``orthogonal_init``) or ``glorot`` (Keras' defaults, as in the article).
     """
 
     # The layers each probe reads when a config names none: the module paths documented above.
@@ -47,11 +58,13 @@ class DeepMLP(ClassifierModule):
         "EmbeddingDumper": ["net.*_act*"], "LinearProbe": ["net.*_act*"],
     }
 
-    def __init__(self, width: int = 2, depth: int = 1, in_features: int = 2, lr: float = 1e-3) -> None:
+    def __init__(self, width: int = 2, depth: int = 1, in_features: int = 2, lr: float = 1e-3,
+                 init: Literal["orthogonal", "glorot"] = "orthogonal") -> None:
         super().__init__(lr=lr)
         check_range("width", width, minimum=1, maximum=MAX_UNITS)
         check_range("depth", depth, minimum=0, maximum=10_000)
         check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
+        require_choice("init", init, tuple(INITS))
         check_chain("DeepMLP", [in_features, *[width] * (depth + 1), 1])
         self.save_hyperparameters()
         self.example_input_array = example_input(in_features)
@@ -60,7 +73,7 @@ class DeepMLP(ClassifierModule):
             layers += [(f"hidden_layer{i}", nn.Linear(width, width)), (f"hidden_act{i}", nn.Tanh())]
         layers += [("output_layer", nn.Linear(width, 1)), ("output_act", nn.Sigmoid())]
         self.net = nn.Sequential(OrderedDict(layers))
-        self.net.apply(orthogonal_init)
+        self.net.apply(INITS[init])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Probability of class 1 for each point, shape ``(n,)``."""
