@@ -2,3 +2,7 @@
 
 Nothing here imports a probe: the report reads what the writer's manifests say.
 """
+
+from latent_probe.artifacts.tensorboard_crc import install as _install_fast_crc
+
+_install_fast_crc()  # before any event file is written or read
