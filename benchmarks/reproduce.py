@@ -230,10 +230,17 @@ def angle_share(points: np.ndarray, labels: np.ndarray) -> float:
     return float((classes[gap.argmin(axis=1)] == labels).mean())
 
 
+def origin_share(points: np.ndarray) -> float:
+    """Share of 2-D activation outputs at exactly (0, 0): ReLU turned both units off, so all those images are one point."""
+    return float((points == 0).all(axis=1).mean())
+
+
 def bottleneck_figures(fit_dir: Path) -> dict:
-    """Seed 000's angle-only share of the bottleneck's activation output, from the dumper's ``embeddings.npz``."""
+    """Seed 000's angle-only share and origin share of the bottleneck's activation output (the dumper's ``embeddings.npz``)."""
     with np.load(fit_dir / "probes" / "embedding_dumper" / "fit_end" / "embeddings.npz") as data:
-        return {"angle_share": angle_share(data["bottleneck_act"], data["label"]), "n_samples": int(len(data["label"]))}
+        points = data["bottleneck_act"]
+        return {"angle_share": angle_share(points, data["label"]), "origin_share": origin_share(points),
+                "n_samples": int(len(data["label"]))}
 
 
 def probe_figures(spec: RunSpec, fit_dir: Path) -> dict:
@@ -349,6 +356,11 @@ def rows_000(report: dict) -> list[list[str]]:
     for activation in ACTIVATIONS:
         runs = [r for r in runs_of(report, "bottleneck2d") if r.get("activation") == activation]
         ours = seeds_text(figures.get(f"bottleneck2d_{activation}"), "test acc")
+        origin = figures.get(f"bottleneck2d_{activation}_origin")
+        if origin and origin["max"] > 0:  # ReLU: images with both units off collapse to one point, so to one class
+            per_seed = ", ".join(f"seed {r['seed']}: {pct(r['probe']['origin_share'])}"
+                                 for r in runs if "origin_share" in r.get("probe", {}))
+            ours += f"; test images at (0, 0), both units off: {per_seed}"
         accuracy_rows.append(row("000", f"2-unit bottleneck, {activation}", said[activation], ours, runs, DATASET_NAME))
         share = seeds_text(figures.get(f"bottleneck2d_{activation}_angle"), "angle-only nearest-class share")
         theirs = "each digit on its own ray from the origin" + ("; most stuck to corners/edges" if activation == "sigmoid" else "")
@@ -568,7 +580,9 @@ def figures(runs: dict[str, dict]) -> dict[str, dict]:
     for activation in ACTIVATIONS:
         done = [r for r in runs.values() if r.get("group") == "bottleneck2d" and r.get("activation") == activation and "error" not in r]
         summarise(f"bottleneck2d_{activation}", [r["metrics"]["test/acc"] for r in done if "test/acc" in r["metrics"]])
-        summarise(f"bottleneck2d_{activation}_angle", [r["probe"]["angle_share"] for r in done if "angle_share" in r.get("probe", {})])
+        for figure in ("angle", "origin"):
+            summarise(f"bottleneck2d_{activation}_{figure}",
+                      [r["probe"][f"{figure}_share"] for r in done if f"{figure}_share" in r.get("probe", {})])
     return result
 
 

@@ -24,8 +24,9 @@ def toy_run(group: str, seed: int, val_acc: float) -> dict:
 def small_report(mode: str = "full") -> dict:
     """A report with three seeds of one toy case, two seeds of a bottleneck, VAE runs with their latent figures and one failed run."""
     runs = {f"moons_d5_w2_shipped_s{seed}": toy_run("moons_d5_w2_shipped", seed, acc) for seed, acc in enumerate((1.0, 0.975, 0.99))}
-    for seed, acc in enumerate((0.95, 0.97)):
-        runs[f"bottleneck2d_relu_s{seed}"] = {**toy_run("bottleneck2d", seed, acc), "activation": "relu", "probe": {"angle_share": 0.8}}
+    for seed, (acc, origin) in enumerate(((0.95, 0.27), (0.97, 0.09))):
+        runs[f"bottleneck2d_relu_s{seed}"] = {**toy_run("bottleneck2d", seed, acc), "activation": "relu",
+                                             "probe": {"angle_share": 0.8, "origin_share": origin}}
     runs["vae"] = {**toy_run("vae", None, 0.0), "seed_article": "001", "config": "configs/vae.yaml", "variant": [],
                    "metrics": {"test/loss": 101.5},
                    "probe": {"nearest_centroid_share": [0.99] * 10, "nearest_centroid_share_mean": 0.99, "n_active_units": 11,
@@ -39,7 +40,7 @@ def small_report(mode: str = "full") -> dict:
 
 def test_figures_summarise_the_seeds_of_each_toy_case():
     summary = small_report()["figures"]
-    assert set(summary) == {"moons_d5_w2_shipped", "bottleneck2d_relu", "bottleneck2d_relu_angle"}
+    assert set(summary) == {"moons_d5_w2_shipped", "bottleneck2d_relu", "bottleneck2d_relu_angle", "bottleneck2d_relu_origin"}
     moons = summary["moons_d5_w2_shipped"]
     assert moons["n"] == 3 and moons["min"] == 0.975 and moons["max"] == 1.0 and moons["median"] == 0.99
     assert np.isclose(moons["mean"], (1.0 + 0.975 + 0.99) / 3)
@@ -55,6 +56,7 @@ def test_render_markdown_puts_ours_beside_the_articles():
     assert "| 003 | moons, depth 5, width 2: the article's setup (Keras init, Adam 1e-3, 20 epochs) | 100 % | not run |" in text
     relu = next(line for line in text.splitlines() if line.startswith("| 000 | 2-unit bottleneck, relu"))
     assert "test acc 96.0 % (95.0 %–97.0 %, 2 seeds)" in relu
+    assert "test images at (0, 0), both units off: seed 0: 27.0 %, seed 1: 9.0 %" in relu
     shares = next(line for line in text.splitlines() if "nearest-centroid share per digit" in line)
     assert "99.0, 97.0, 91.3" in shares and "mean 99.0 %" in shares
     assert "12.3 Euclidean (151.5 squared)" in text  # the largest centroid distance
@@ -67,6 +69,12 @@ def test_render_markdown_puts_ours_beside_the_articles():
 def test_quick_reports_say_so():
     text = reproduce.render_markdown(small_report("quick"))
     assert "QUICK MODE" in text.splitlines()[0] and "at most 500 test images" in text
+
+
+def test_origin_share_counts_only_points_with_both_units_off():
+    points = np.array([[0.0, 0.0], [0.0, 1.5], [2.0, 0.0], [0.0, 0.0]])
+    assert reproduce.origin_share(points) == 0.5
+    assert reproduce.origin_share(points + 1e-6) == 0.0
 
 
 def test_angle_share_is_one_for_points_on_one_ray_per_class():
