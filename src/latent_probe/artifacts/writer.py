@@ -3,17 +3,22 @@
 Every file is written atomically. The moment's ``manifest.json`` (what wrote it, which layers and
 which part of their outputs, what was skipped) and then the ``.complete`` marker are written last,
 so a resumed run knows which moments are whole, and the report needs no probe code to describe them.
+With ``background=True`` pictures are encoded and written on one worker thread: zlib and Pillow's encoders
+release the GIL, so a picture's encoding overlaps the drawing of the next (``flush`` waits for them all).
 """
 
 from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from tensorboard.compat.proto.summary_pb2 import Summary
 
 from latent_probe.artifacts.encoding import gif_bytes, png_bytes, to_hwc_uint8
@@ -53,10 +58,11 @@ class MomentWriter:
         step: the global step TensorBoard records.
         tensorboard: a ``SummaryWriter``, or None (images and scalars then go to files only).
         about: what the manifest says of the probe (class, description, layers and parts read, options).
+        background: encode and write pictures on a worker thread; ``flush`` (or ``close``) waits for them.
     """
 
     def __init__(self, log_dir: str | Path, probe_name: str, when: str, step: int, tensorboard=None,
-                 about: dict[str, Any] | None = None) -> None:
+                 about: dict[str, Any] | None = None, background: bool = False) -> None:
         self.log_dir = Path(log_dir)
         self.probe_name, self.when, self.step = probe_name, when, step
         self.dir = moment_dir(log_dir, probe_name, when)
@@ -64,6 +70,9 @@ class MomentWriter:
         self.about = dict(about or {})
         self.written: list[Path] = []
         self.skipped: dict[str, str] = {}
+        # One worker: pictures reach TensorBoard in the order they were drawn.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moment-writer") if background else None
+        self._pending: list[Future] = []
 
     def path(self, name: str) -> Path:
         """Path of an artifact file in this moment's folder."""
@@ -76,15 +85,32 @@ class MomentWriter:
     # ----- files ---------------------------------------------------------------------------
     def png(self, name: str, image, tag: str | None = None) -> Path:
         """Write ``image`` (Figure, array or CHW tensor) as ``name``; also to TensorBoard under ``tag``."""
-        array = to_hwc_uint8(image)
-        encoded = png_bytes(array)
-        if tag:
-            self._log_png(tag, encoded, array.shape)
-        return self._record(write_bytes_atomic(self.path(name), encoded))
+        self._soon(self._write_png, self.path(name), self._snapshot(image), tag)
+        return self._record(self.path(name))
 
     def gif(self, name: str, frames: list, duration_ms: int = 80) -> Path:
         """Write an animated GIF."""
-        return self._record(write_bytes_atomic(self.path(name), gif_bytes(frames, duration_ms)))
+        arrays = [self._snapshot(frame) for frame in frames]
+        self._soon(lambda: write_bytes_atomic(self.path(name), gif_bytes(arrays, duration_ms)))
+        return self._record(self.path(name))
+
+    def _snapshot(self, image) -> np.ndarray:
+        # Figures are rendered here, on the caller's thread (matplotlib is not thread-safe); a picture handed to
+        # the worker is copied, so the caller may draw the next one into the same buffer.
+        array = to_hwc_uint8(image)
+        return array.copy() if self._worker is not None and not isinstance(image, Figure) else array
+
+    def _write_png(self, path: Path, array: np.ndarray, tag: str | None) -> None:
+        encoded = png_bytes(array)
+        if tag:
+            self._log_png(tag, encoded, array.shape)
+        write_bytes_atomic(path, encoded)
+
+    def _soon(self, job: Callable, *args) -> None:
+        if self._worker is None:
+            job(*args)
+        else:
+            self._pending.append(self._worker.submit(job, *args))
 
     def npz(self, name: str, arrays: dict[str, np.ndarray]) -> Path:
         """Write a compressed ``.npz`` (keys may be module paths)."""
@@ -121,8 +147,8 @@ class MomentWriter:
     # ----- TensorBoard ---------------------------------------------------------------------
     def image(self, tag: str, image) -> None:
         """Log an image to TensorBoard (no file)."""
-        array = to_hwc_uint8(image)
-        self._log_png(tag, png_bytes(array), array.shape)
+        array = self._snapshot(image)
+        self._soon(lambda: self._log_png(tag, png_bytes(array), array.shape))
 
     def _log_png(self, tag: str, encoded: bytes, shape: tuple[int, ...]) -> None:
         # The PNG already encoded for the file goes to TensorBoard as is (``add_image`` would encode it again).
@@ -140,13 +166,31 @@ class MomentWriter:
     # ----- closing -------------------------------------------------------------------------
     def mark_complete(self) -> None:
         """Write the manifest, then the marker: the moment is whole (a resumed run will not write it again)."""
+        self.wait()
         files = sorted({p.relative_to(self.dir).as_posix() for p in self.written if p.is_relative_to(self.dir)})
         manifest = {**self.about, "probe": self.probe_name, "when": self.when, "step": self.step,
                     "files": files, "skipped": self.skipped}
         write_json_atomic(self.dir / MANIFEST_NAME, manifest)
         write_bytes_atomic(self.dir / COMPLETE_MARKER, b"")
 
+    def wait(self) -> None:
+        """Wait for the pictures still being written; raise the first error among them."""
+        pending, self._pending = self._pending, []
+        errors = [job.exception() for job in pending]  # waits for every one, even after an error
+        first = next((error for error in errors if error is not None), None)
+        if first is not None:
+            raise first
+
     def flush(self) -> None:
-        """Flush TensorBoard so the artifacts are visible at once."""
+        """Finish the pending pictures and flush TensorBoard so the artifacts are visible at once."""
+        self.wait()
         if self.tensorboard is not None:
             self.tensorboard.flush()
+
+    def close(self) -> None:
+        """Wait for the worker and stop it (errors were raised by ``flush``; a failed firing's are not raised twice)."""
+        if self._worker is not None:
+            for job in self._pending:
+                job.exception()
+            self._pending = []
+            self._worker.shutdown()

@@ -282,10 +282,14 @@ class Probe(Callback):
             try:
                 if folder.exists():  # stale (another step) or half-written (a killed run): none of it may stay mixed in
                     shutil.rmtree(folder)
-                out = MomentWriter(log_dir, self.name, when, trainer.global_step, tensorboard_writer(trainer), self.about())
-                self.write(result, out)
-                out.flush()
-                out.mark_complete()
+                out = MomentWriter(log_dir, self.name, when, trainer.global_step, tensorboard_writer(trainer), self.about(),
+                                   background=True)
+                try:
+                    self.write(result, out)
+                    out.flush()
+                    out.mark_complete()
+                finally:
+                    out.close()  # no picture of this firing is still being written once it is over
             except Exception as caught:  # noqa: BLE001
                 error = caught
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
