@@ -59,6 +59,7 @@ TOY_SETUPS = {"article": ("--model.init", "glorot", "--model.lr", "0.001", "--tr
 FULL_SEEDS = {"bottleneck2d": (0, 1, 2), "toy": (0, 1, 2, 3, 4)}
 QUICK_SEEDS = (0,)
 VAE_LONG_EPOCHS = 60
+VAE_KL_WEIGHTS = (2, 4, 8)  # the KL term weighed more (beta-VAE): how the count of active units answers
 # Quick mode, per config stem: fewer epochs and batches (the full mode uses the shipped configs as they are).
 QUICK_OVERRIDES = {
     "bottleneck2d": ("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "20"),
@@ -105,6 +106,8 @@ def plan(quick: bool) -> list[RunSpec]:
     runs += [RunSpec("vae", "001", "configs/vae.yaml", mnist=True, group="vae"),
              # Does more training change the active units? The same config, three times the epochs.
              RunSpec("vae_long", "001", "configs/vae.yaml", ("--trainer.max_epochs", str(VAE_LONG_EPOCHS)), mnist=True, group="vae_long"),
+             *[RunSpec(f"vae_kl{weight}", "001", "configs/vae.yaml", ("--model.kl_weight", str(weight)), mnist=True, group="vae_kl")
+               for weight in VAE_KL_WEIGHTS],
              RunSpec("dae", "002", "configs/dae.yaml", mnist=True, group="dae"),
              RunSpec("sda", "002", "configs/sda.yaml", mnist=True, group="sda")]
     for group, config, depth, width, *_ in TOY_CASES:
@@ -390,6 +393,9 @@ def rows_001(report: dict) -> list[list[str]]:
         row("001", f"active latent units, the article's way (some digit's mean farther than {FAR_LEVEL} from 0)",
             "≈ 10 of 20 (by eye: units “far from 0”)", active_text(latent, longer, "n_units_far_from_zero"), runs + long_runs,
             DATASET_NAME),
+        row("001", "active latent units as the KL term weighs more (trained loss = reconstruction + β·KL)",
+            "≈ 10 of 20 (by eye: units “far from 0”)", kl_weight_text(latent, runs_of(report, "vae_kl")),
+            runs + runs_of(report, "vae_kl"), DATASET_NAME),
         row("001", "largest distance between class centroids", "12 (sum of squared differences, i.e. ≈ 3.5 Euclidean)",
             f"{latent['max_centroid_distance']:.1f} Euclidean ({latent['max_centroid_distance'] ** 2:.1f} squared)" if latent else "",
             runs, DATASET_NAME, image),
@@ -397,6 +403,15 @@ def rows_001(report: dict) -> list[list[str]]:
 
 
 FAR_LEVEL = 0.5  # latent_metrics.FAR_FROM_ZERO, repeated so that rendering needs no import of the package
+
+
+def kl_weight_text(latent: dict, weighted: list[dict]) -> str:
+    """``β 1: 20 / 19, β 2: 15 / 14, ...``: both counts of active units for the config (β = 1) and each heavier KL."""
+    counts = [(1.0, latent)] + [(float(r["variant"][r["variant"].index("--model.kl_weight") + 1]), r.get("probe", {}))
+                                for r in weighted if "--model.kl_weight" in r.get("variant", [])]
+    parts = [f"β {weight:g}: {figures['n_active_units']} / {figures.get('n_units_far_from_zero')}"
+             for weight, figures in sorted(counts, key=lambda c: c[0]) if figures.get("n_active_units") is not None]
+    return f"{', '.join(parts)} (variance > 0.01 / far from 0)" if len(parts) > 1 else ""
 
 
 def active_text(latent: dict, longer: dict, key: str) -> str:
@@ -606,12 +621,28 @@ def run_one(spec: RunSpec, quick: bool, data_root: Path, work: Path) -> tuple[di
     return {**record, **result}, fit_dir
 
 
-def reproduce(quick: bool, data_root: Path, work: Path, only: list[str] | None) -> tuple[dict, dict[str, Path]]:
-    """Run the plan; the JSON report (without images) and every run's fit folder."""
+def reused_run(spec: RunSpec, quick: bool, data_root: Path, work: Path, previous: dict) -> tuple[dict, Path] | None:
+    """An earlier report's record of this very run (same command, not failed) and its fit folder under ``work``."""
+    record = previous.get(spec.name)
+    command = command_line("fit", spec.config, run_overrides(spec, quick, display_path(data_root)))
+    fit_dir = work / "runs" / spec.name / "version_0"  # the fit; the test is version_1
+    if record is None or "error" in record or record.get("command") != command or not (fit_dir / "checkpoints").is_dir():
+        return None
+    return record, fit_dir
+
+
+def reproduce(quick: bool, data_root: Path, work: Path, only: list[str] | None, previous: dict | None = None
+              ) -> tuple[dict, dict[str, Path]]:
+    """Run the plan (taking the runs an earlier report of the same ``work`` already did); the JSON report and the fit folders."""
     specs = [spec for spec in plan(quick) if not only or spec.seed_article in only]
-    runs, fit_dirs = {}, {}
+    runs, fit_dirs, reused = {}, {}, []
     start, load_start = time.perf_counter(), os.getloadavg()
     for number, spec in enumerate(specs, 1):
+        found = reused_run(spec, quick, data_root, work, (previous or {}).get("runs", {}))
+        if found is not None:
+            runs[spec.name], fit_dirs[spec.name] = found
+            reused.append(spec.name)
+            continue
         record, fit_dir = run_one(spec, quick, data_root, work)
         runs[spec.name] = record
         if fit_dir is not None:
@@ -622,7 +653,8 @@ def reproduce(quick: bool, data_root: Path, work: Path, only: list[str] | None) 
         "mode": "quick" if quick else "full",
         "env": env_info(),
         "loadavg": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
-        "total_wall_s": round(time.perf_counter() - start, 1),
+        "total_wall_s": round(time.perf_counter() - start + (previous or {}).get("total_wall_s", 0) * bool(reused), 1),
+        "reused": reused,
         "data_root": display_path(data_root),
         "dataset": DATASET_NAME,
         "runs": runs,
@@ -651,6 +683,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "reproduction.md", help="the Markdown file to write")
     parser.add_argument("--work", type=Path, default=None, help="keep the runs in this folder (default: a temporary one)")
     parser.add_argument("--only", nargs="+", choices=["000", "001", "002", "003", "004"], help="run these seed articles only")
+    parser.add_argument("--reuse", type=Path, default=None, metavar="JSON",
+                        help="take the runs this earlier report (of the same --work) finished with the same command; run the rest")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",
                         help="train nothing: rewrite the Markdown from this report (pictures already copied)")
     return parser.parse_args()
@@ -669,7 +703,8 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="reproduce-") as scratch:
         work = (args.work or Path(scratch)).resolve()
-        report, fit_dirs = reproduce(args.quick, args.data_root.resolve(), work, args.only)
+        previous = json.loads(args.reuse.read_text()) if args.reuse is not None else None
+        report, fit_dirs = reproduce(args.quick, args.data_root.resolve(), work, args.only, previous)
         write_outputs(report, fit_dirs, args.out.resolve())
     if any("error" in run for run in report["runs"].values()):
         raise SystemExit(1)

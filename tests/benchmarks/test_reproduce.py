@@ -33,6 +33,8 @@ def small_report(mode: str = "full") -> dict:
                              "dim": 20, "max_centroid_distance": 12.31, "kmeans_raw_accuracy": 0.5, "n_units_far_from_zero": 9}}
     runs["vae_long"] = {**runs["vae"], "group": "vae_long", "probe": {**runs["vae"]["probe"], "n_active_units": 8,
                                                                        "n_units_far_from_zero": 7}}
+    runs["vae_kl4"] = {**runs["vae"], "group": "vae_kl", "variant": ["--model.kl_weight", "4"],
+                       "probe": {**runs["vae"]["probe"], "n_active_units": 6, "n_units_far_from_zero": 5}}
     runs["sda"] = {"group": "sda", "config": "configs/sda.yaml", "variant": [], "command": "latent-probe fit ...", "error": "boom"}
     return {"mode": mode, "env": {"cpu_count": 2}, "loadavg": {"start": [4.0], "end": [5.0]}, "total_wall_s": 60.0,
             "data_root": "../shared/data/mnist10k", "runs": runs, "figures": reproduce.figures(runs), "images": {}}
@@ -62,6 +64,7 @@ def test_render_markdown_puts_ours_beside_the_articles():
     assert "12.3 Euclidean (151.5 squared)" in text  # the largest centroid distance
     assert "11 of 20 (shipped epochs); 8 after 60 epochs" in text and "9 of 20 (shipped epochs); 7 after 60 epochs" in text
     assert "on MNIST) | 50.0 % |" in text
+    assert "β 1: 11 / 9, β 4: 6 / 5 (variance > 0.01 / far from 0)" in text
     assert "| 000 | 2-unit bottleneck, sigmoid | ~1 h to train | not run |" in text
     assert "failed: boom" in text and "MNIST-10k split" in text and "QUICK" not in text
 
@@ -130,3 +133,17 @@ def test_train_and_test_read_back_a_tiny_real_toy_run(tmp_path, monkeypatch):
     assert list(copied) == ["003_quickstart_steps.png"]
     with Image.open(tmp_path / "pictures" / "003_quickstart_steps.png") as image:
         assert max(image.size) <= reproduce.IMAGE_MAX_SIDE
+
+
+def test_reuse_takes_only_finished_runs_with_the_same_command(tmp_path):
+    spec = reproduce.RunSpec("vae_kl4", "001", "configs/vae.yaml", ("--model.kl_weight", "4"), mnist=True, group="vae_kl")
+    data_root = tmp_path / "mnist"
+    command = reproduce.command_line("fit", spec.config, reproduce.run_overrides(spec, False, reproduce.display_path(data_root)))
+    record = {"command": command, "metrics": {"test/loss": 120.0}}
+    assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": record}) is None, "no fit folder to take pictures from"
+    fit_dir = tmp_path / "runs" / "vae_kl4" / "version_0"
+    (fit_dir / "checkpoints").mkdir(parents=True)
+    assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": record}) == (record, fit_dir)
+    assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": {**record, "command": "other"}}) is None
+    assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": {**record, "error": "boom"}}) is None
+    assert reproduce.reused_run(spec, False, data_root, tmp_path, {}) is None

@@ -139,6 +139,22 @@ def test_vae_logs_loss_parts(fake_mnist):
     assert "test/loss" in trainer.callback_metrics
 
 
+def test_vae_kl_weight_scales_only_the_kl_term_of_the_trained_loss():
+    torch.manual_seed(0)
+    x = torch.rand(8, 784)
+    parts = {}
+    for weight in (1.0, 4.0):
+        torch.manual_seed(1)
+        model = VAE(hidden_sizes=[32], latent_dim=3, kl_weight=weight)
+        torch.manual_seed(2)
+        parts[weight] = model.losses(x)
+    assert torch.allclose(parts[1.0]["loss"], parts[1.0]["nelbo"])
+    same = parts[4.0]
+    assert torch.allclose(same["loss"], same["recon"] + 4.0 * same["kl"]) and torch.allclose(same["nelbo"], parts[1.0]["nelbo"])
+    with pytest.raises(ConfigError, match="kl_weight must be >= 0"):
+        VAE(kl_weight=-1)
+
+
 def test_readout_learns_at_its_own_rate_and_cosine_decays_to_zero(fake_mnist):
     model = BottleneckClassifier(activation="sigmoid", bottleneck_norm=True, readout_lr_scale=30, lr=1e-3, lr_schedule="cosine")
     trainer = quick_trainer(max_epochs=2, limit_train_batches=3, limit_val_batches=1)

@@ -50,6 +50,8 @@ class VAE(ReconstructionModule):
         activation: activation of the hidden layers (``relu``, ``tanh``, ...).
         in_features: pixels per image (784 for MNIST).
         lr: Adam learning rate.
+        kl_weight: the KL term's weight in the trained loss (1 = the ELBO; > 1 is a beta-VAE, which switches
+            latent units off; ``nelbo`` logs the unweighted negative ELBO either way).
     """
 
     # The layers each probe reads when a config names none: the module paths documented above.
@@ -65,9 +67,12 @@ class VAE(ReconstructionModule):
         activation: str = "relu",
         in_features: int = 784,
         lr: float = 1e-3,
+        kl_weight: float = 1.0,
     ) -> None:
         super().__init__(lr=lr)
         check_range("latent_dim", latent_dim, minimum=1, maximum=MAX_UNITS)
+        check_range("kl_weight", kl_weight, minimum=0, maximum=1e6)
+        self.kl_weight = float(kl_weight)
         check_range("in_features", in_features, minimum=1, maximum=MAX_UNITS)
         hidden_sizes = check_sizes("hidden_sizes", hidden_sizes)
         check_chain("VAE", [in_features, *hidden_sizes, latent_dim], repeat=3)  # encoder (mean and log-variance heads) and decoder
@@ -96,11 +101,14 @@ class VAE(ReconstructionModule):
         return self.decode(mean).reshape(x.shape)
 
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Negative ELBO per image (``loss``) = summed pixel cross-entropy (``recon``) + ``kl``, batch means."""
+        """Trained loss ``recon + kl_weight * kl`` and the negative ELBO ``nelbo = recon + kl`` per image, batch means.
+
+        ``recon`` is the summed pixel cross-entropy.
+        """
         target = x.flatten(start_dim=1)
         mean, logvar = self.encoder(target)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)  # reparameterisation: gradients reach mean/logvar
         logits = self.decoder(z)
         recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(x)
         kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / len(x)
-        return {"loss": recon + kl, "recon": recon, "kl": kl}
+        return {"loss": recon + self.kl_weight * kl, "recon": recon, "kl": kl, "nelbo": recon + kl}
