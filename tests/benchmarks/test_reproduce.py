@@ -65,6 +65,7 @@ def test_render_markdown_puts_ours_beside_the_articles():
     assert "11 of 20 (shipped epochs); 8 after 60 epochs" in text and "9 of 20 (shipped epochs); 7 after 60 epochs" in text
     assert "on MNIST) | 50.0 % |" in text
     assert "β 1: 11 / 9, β 4: 6 / 5 (variance > 0.01 / far from 0)" in text
+    assert "from 11 / 9 to 8 / 7, while weighing the KL term 4x (`--model.kl_weight 4`" in text
     assert "| 000 | 2-unit bottleneck, sigmoid | ~1 h to train | not run |" in text
     assert "failed: boom" in text and "MNIST-10k split" in text and "QUICK" not in text
 
