@@ -140,11 +140,13 @@ def test_reuse_takes_only_finished_runs_with_the_same_command(tmp_path):
     spec = reproduce.RunSpec("vae_kl4", "001", "configs/vae.yaml", ("--model.kl_weight", "4"), mnist=True, group="vae_kl")
     data_root = tmp_path / "mnist"
     command = reproduce.command_line("fit", spec.config, reproduce.run_overrides(spec, False, reproduce.display_path(data_root)))
-    record = {"command": command, "metrics": {"test/loss": 120.0}}
+    record = {"command": command, "config_sha256": reproduce.config_digest(spec.config), "metrics": {"test/loss": 120.0}}
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": record}) is None, "no fit folder to take pictures from"
     fit_dir = tmp_path / "runs" / "vae_kl4" / "version_0"
     (fit_dir / "checkpoints").mkdir(parents=True)
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": record}) == (record, fit_dir)
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": {**record, "command": "other"}}) is None
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": {**record, "error": "boom"}}) is None
+    assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": {**record, "config_sha256": "0" * 64}}) is None, \
+        "the config changed since"
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {}) is None
