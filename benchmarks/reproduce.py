@@ -651,7 +651,7 @@ def run_one(spec: RunSpec, quick: bool, data_root: Path, work: Path) -> tuple[di
         return record, None
     fit_dir = result.pop("fit_dir")
     result.pop("test_dir")
-    return {**record, **result}, fit_dir
+    return {**record, **result, "fit_run": fit_dir.relative_to(work).as_posix()}, fit_dir
 
 
 def config_digest(config: str) -> str:
@@ -663,7 +663,7 @@ def reused_run(spec: RunSpec, quick: bool, data_root: Path, work: Path, previous
     """An earlier report's record of this very run (same command, not failed) and its fit folder under ``work``."""
     record = previous.get(spec.name)
     command = command_line("fit", spec.config, run_overrides(spec, quick, display_path(data_root)))
-    fit_dir = work / "runs" / spec.name / "version_0"  # the fit; the test is version_1
+    fit_dir = work / (record or {}).get("fit_run", f"runs/{spec.name}/version_0")  # older reports: the first fit
     same = record is not None and record.get("command") == command and record.get("config_sha256") == config_digest(spec.config)
     if not same or "error" in record or not (fit_dir / "checkpoints").is_dir():
         return None
