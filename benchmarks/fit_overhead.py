@@ -7,7 +7,7 @@ paired round by round (goal: <= 1.15 each). ``ratios.bottleneck2d_four_probes_vs
 the four probes that fit ``bottleneck2d`` (embedding dumper, linear probe, filter tiler, influence mapper, at their
 defaults, once at ``fit_end``) over one training epoch without them (goal: <= 0.5).
 ``--repeat`` rounds (default 1: a full run takes tens of minutes); ``--configs`` picks some. Short runs are
-the noisiest relative to their length on a shared machine (single rounds of a 15-s fit differ by +-20 %), and
+the noisiest relative to their length on a shared machine (single rounds of a 15-60 s fit differ by +-15-20 %), and
 cheap to repeat: a config whose fit without probes takes under ``SHORT_S`` seconds, and the four probes'
 epoch measurement, get at least ``SHORT_ROUNDS`` rounds (the ratio is their median).
 """
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted([*ROOT.glob("configs/*.yaml"), *ROOT.glob("configs/byo/*.yaml")])
 TIMED_CLI = "import sys, time; from latent_probe.cli.main import main; t = time.perf_counter(); main(sys.argv[1:]); " \
             "print(f'FIT_SECONDS {time.perf_counter() - t}')"
-SHORT_S, SHORT_ROUNDS = 30.0, 3
+SHORT_S, SHORT_ROUNDS = 60.0, 3
 
 
 def fit_seconds(config: Path, probes: bool, mnist: Path) -> float:
