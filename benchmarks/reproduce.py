@@ -415,10 +415,15 @@ def rows_001(report: dict) -> list[list[str]]:
 FAR_LEVEL = 0.5  # latent_metrics.FAR_FROM_ZERO, repeated so that rendering needs no import of the package
 
 
+def weighted_latents(runs: list[dict]) -> list[tuple[float, dict]]:
+    """``(kl_weight, latent figures)`` of the runs that override ``--model.kl_weight``, by weight."""
+    return sorted(((float(r["variant"][r["variant"].index("--model.kl_weight") + 1]), r.get("probe", {}))
+                   for r in runs if "--model.kl_weight" in r.get("variant", [])), key=lambda pair: pair[0])
+
+
 def kl_weight_text(latent: dict, weighted: list[dict]) -> str:
     """``β 1: 20 / 19, β 2: 15 / 14, ...``: both counts of active units for the config (β = 1) and each heavier KL."""
-    counts = [(1.0, latent)] + [(float(r["variant"][r["variant"].index("--model.kl_weight") + 1]), r.get("probe", {}))
-                                for r in weighted if "--model.kl_weight" in r.get("variant", [])]
+    counts = [(1.0, latent), *weighted_latents(weighted)]
     parts = [f"β {weight:g}: {figures['n_active_units']} / {figures.get('n_units_far_from_zero')}"
              for weight, figures in sorted(counts, key=lambda c: c[0]) if figures.get("n_active_units") is not None]
     return f"{', '.join(parts)} (variance > 0.01 / far from 0)" if len(parts) > 1 else ""
@@ -596,9 +601,8 @@ def reuse_text(report: dict) -> str:
 
 def vae_gap_text(report: dict) -> str:
     """Seed 001's explanation of the active-unit gap, with the KL weight at which our count meets the article's ~10."""
-    weighted = sorted((float(r["variant"][r["variant"].index("--model.kl_weight") + 1]), r["probe"]["n_units_far_from_zero"])
-                      for r in runs_of(report, "vae_kl") if r.get("probe", {}).get("n_units_far_from_zero") is not None)
-    meeting = next((weight for weight, count in weighted if count <= 12), None)
+    meeting = next((weight for weight, figures in weighted_latents(runs_of(report, "vae_kl"))
+                    if figures.get("n_units_far_from_zero") is not None and figures["n_units_far_from_zero"] <= 12), None)
     shipped, longer = (next(iter(runs_of(report, group)), {}).get("probe", {}) for group in ("vae", "vae_long"))
     if meeting is None or not shipped or not longer:
         return ""

@@ -190,7 +190,5 @@ class MomentWriter:
     def close(self) -> None:
         """Wait for the worker and stop it (errors were raised by ``flush``; a failed firing's are not raised twice)."""
         if self._worker is not None:
-            for job in self._pending:
-                job.exception()
+            self._worker.shutdown(wait=True)  # every submitted picture finishes first
             self._pending = []
-            self._worker.shutdown()
