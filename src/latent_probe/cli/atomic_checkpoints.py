@@ -19,7 +19,8 @@ TEMP_PATTERN = ".*.ckpt.*.tmp"  # what artifacts.files.atomic_file names its tem
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """``TorchCheckpointIO`` whose local writes are atomic (remote paths keep Lightning's own writer)."""
+    """``TorchCheckpointIO`` whose local writes are atomic (remote paths keep Lightning's own writer) and whose loads never
+    unpickle."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         """Stream ``torch.save`` into a temp file beside ``path``, fsync it and rename it over ``path``."""
@@ -28,6 +29,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with atomic_file(path) as handle:
             torch.save(checkpoint, handle)
         return None
+
+    def load_checkpoint(self, path: Any, map_location: Any | None = lambda storage, loc: storage,
+                        weights_only: bool | None = None) -> dict[str, Any]:
+        """Lightning's load, always with ``weights_only=True``: nothing in a checkpoint is unpickled, whoever asks."""
+        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
 
 
 def remove_stray_temp_files(checkpoint_folder: str | Path) -> list[Path]:

@@ -19,6 +19,7 @@ from latent_probe.cli.atomic_checkpoints import AtomicCheckpointIO
 from latent_probe.cli.checkpoints import check_checkpoint_fits, check_hpc_checkpoints, check_lightning_checkpoint
 from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
+from latent_probe.cli.recorded_hparams import warn_if_trained_otherwise
 from latent_probe.cli.runs import (
     DEFAULT_RUNS_DIR,
     check_writable,
@@ -104,7 +105,8 @@ class LatentProbeCLI(LightningCLI):
             raise ConfigError(f"seed_everything must be in [0, {2**32 - 1}] (or true for a random seed), got {seed}")
 
     def _parse_ckpt_path(self) -> None:
-        """Resolve ``--ckpt_path last`` and read every checkpoint safely, before Lightning opens any of them."""
+        """Resolve ``--ckpt_path last`` and read every checkpoint safely, before Lightning opens any of them; its recorded
+        hyperparameters are compared with the config, never merged into it (a checkpoint is data)."""
         subcommand = self.config.get("subcommand")
         config = self.config.get(str(subcommand), Namespace())
         ckpt_path = config.get("ckpt_path")
@@ -119,7 +121,11 @@ class LatentProbeCLI(LightningCLI):
             self.checkpoint = check_lightning_checkpoint(config.ckpt_path, resuming=subcommand == "fit")
         if subcommand == "fit":
             check_hpc_checkpoints(config.trainer.get("default_root_dir") or ".")  # Lightning restores these by itself
-        super()._parse_ckpt_path()
+        if self.checkpoint is not None:
+            warn_if_trained_otherwise(config.ckpt_path, self.checkpoint, config.get("model"))
+        # LightningCLI's own `_parse_ckpt_path` is deliberately not called: it merges the checkpoint's
+        # `hyper_parameters` into the config, and jsonargparse would import and call the class paths they name.
+        # tests/cli/test_checkpoint_is_data.py pins this for every command that takes a checkpoint.
 
     def before_instantiate_classes(self) -> None:
         """Name the TensorBoard run after the experiment when the logger's name is left empty."""

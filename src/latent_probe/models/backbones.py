@@ -43,8 +43,11 @@ def hf_model(model_class: str, config_class: str, config: dict[str, Any] | None 
         config_class: e.g. ``transformers.ViTConfig``.
         config: the config's fields, e.g. ``{image_size: 28, patch_size: 7, num_channels: 1, num_labels: 10}``.
     """
-    _optional("transformers", "hf")
-    model_type, config_type = _import(model_class), _import(config_class)
+    transformers = _optional("transformers", "hf")
+    # Only what transformers itself provides is built: a config (or a saved run's config.yaml received from someone
+    # else) must not be able to name any other callable through these strings.
+    model_type = _transformers_class(model_class, transformers.PreTrainedModel, "model_class")
+    config_type = _transformers_class(config_class, transformers.PretrainedConfig, "config_class")
     try:
         return model_type(config_type(**(config or {})))
     except (TypeError, ValueError) as error:
@@ -58,9 +61,16 @@ def _optional(module: str, extra: str) -> Any:
         raise ConfigError(f"{module} is not installed. HINT: pip install 'latent-probe[{extra}]'") from None
 
 
-def _import(path: str) -> Any:
-    module_name, _, attribute = path.rpartition(".")
+def _transformers_class(path: str, base: type, option: str) -> type:
+    """The class ``transformers.<Name>`` named by ``path`` if it is a ``base`` subclass; anything else is refused unimported."""
+    example = "transformers.ViTForImageClassification" if option == "model_class" else "transformers.ViTConfig"
+    module_name, _, attribute = str(path).rpartition(".")
+    if module_name != "transformers" or not attribute.isidentifier() or attribute.startswith("_"):
+        raise ConfigError(f"{option} {path!r} must name a class of the transformers package, e.g. {example}")
     try:
-        return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError(f"cannot import {path!r}. HINT: give a full import path such as transformers.ViTConfig") from None
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        raise ConfigError(f"{option} {path!r}: transformers has no such class. HINT: e.g. {example}") from None
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise ConfigError(f"{option} {path!r} is not a transformers {base.__name__} subclass. HINT: e.g. {example}")
+    return found
