@@ -20,6 +20,7 @@ from latent_probe.cli.checkpoints import check_checkpoint_fits, check_hpc_checkp
 from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
 from latent_probe.cli.recorded_hparams import warn_if_trained_otherwise
+from latent_probe.cli.run_config import SaveRunConfig
 from latent_probe.cli.runs import (
     DEFAULT_RUNS_DIR,
     check_writable,
@@ -72,6 +73,9 @@ class LatentProbeCLI(LightningCLI):
             seed_everything_default=0,
             # A resumed run (`--ckpt_path last`) logs into its own folder again: its config.yaml is rewritten.
             save_config_kwargs={"overwrite": True},
+            # No ckpt_path in a saved config; a post-hoc run's config is kept per moment (its config.yaml stays the
+            # one that trained the model).
+            save_config_callback=SaveRunConfig,
             args=args,
             run=run,
         )
@@ -136,9 +140,6 @@ class LatentProbeCLI(LightningCLI):
                 logger.init_args.name = experiment_name(config)
         if self.subcommand in ("probe", "fit"):
             log_into_checkpoint_run(config)  # a checkpoint from a run's folder: continue or probe in that folder
-        if self.subcommand == "probe":
-            # A post-hoc run may write into a training run: its config.yaml stays the one that trained the model.
-            self.save_config_kwargs = {**self.save_config_kwargs, "config_filename": "probe_config.yaml"}
 
     def after_instantiate_classes(self) -> None:
         """Fail fast, before anything is written: every probe's layers and needs (one setup forward pass), and a

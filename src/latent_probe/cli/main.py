@@ -19,6 +19,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from latent_probe.artifacts.report import write_report
 from latent_probe.cli import interrupt
+from latent_probe.cli.argv_order import command_line_wins
 from latent_probe.cli.help import print_help, wants_help
 from latent_probe.cli.lightning_cli import LatentProbeCLI
 from latent_probe.cli.listing import print_registered
@@ -94,7 +95,7 @@ def main(args: list[str] | None = None) -> None:
         if argv[:1] == ["report"]:
             print(write_report(report_argument(argv[1:])))
             return
-        LatentProbeCLI(args=resolve_argv_names(argv))
+        LatentProbeCLI(args=resolve_argv_names(command_line_wins(argv)))
     except SIGTERMException:
         print(f"latent-probe: stopped by SIGTERM; {resume_hint()}", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None

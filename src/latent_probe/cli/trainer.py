@@ -17,6 +17,8 @@ from latent_probe.registry import list_probes
 class ProbeTrainer(pl.Trainer):
     """``pytorch_lightning.Trainer`` with a ``probe`` method: run the configured probes on a trained model."""
 
+    posthoc_moment: str | None = None  # the moment a `probe` call writes (``probe``, ``probe-2``, ...)
+
     @property
     def probes(self) -> list[Probe]:
         """The probe callbacks attached to this trainer."""
@@ -48,6 +50,7 @@ class ProbeTrainer(pl.Trainer):
         moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in self.probes])
         for probe in self.probes:
             probe.standalone_moment = moment
+        self.posthoc_moment = moment  # the saved config is named after it (cli/run_config.py)
         self.validate(model, datamodule=datamodule, verbose=False)
         log_dir = self.log_dir or self.default_root_dir
         if self.is_global_zero:
