@@ -1,6 +1,7 @@
 """Interrupted runs: SIGKILL then `--ckpt_path last` equals an uninterrupted run; SIGTERM saves a checkpoint."""
 
 import json
+import shutil
 import signal
 
 import numpy as np
@@ -163,3 +164,72 @@ def test_training_a_finished_run_further_redoes_fit_end(tmp_path):
     assert json.loads((fit_end / "manifest.json").read_text())["step"] == 2 * first, "fit_end redone with the new weights"
     assert not (fit_end / "stale_extra.txt").exists(), "nothing of the stale moment stays"
     assert sorted(p.name for p in (run / "probes" / "embedding_dumper").iterdir()) == ["epoch=0000", "epoch=0001", "fit_end"]
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """A run killed (SIGKILL) at the end of epoch 1, before its last.ckpt of that epoch: copied by each test below."""
+    folder = tmp_path_factory.mktemp("killed")
+    killer = {"class_path": "helpers.probe_models.KillAtEpochEnd", "init_args": {"epoch": 1}}
+    assert fit(folder, DUMP, killer).returncode == -signal.SIGKILL
+    return folder
+
+
+def symlinked_folder(cwd):
+    (cwd / "link").symlink_to(cwd / "runs" / "quickstart", target_is_directory=True)
+    return "link/version_0/checkpoints/last.ckpt"
+
+
+def symlinked_file(cwd):
+    (cwd / "my.ckpt").symlink_to(cwd / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt")
+    return "my.ckpt"
+
+
+def moved_folder(cwd):
+    (cwd / "received").mkdir()
+    (cwd / "runs").rename(cwd / "received" / "runs")
+    return "received/runs/quickstart/version_0/checkpoints/last.ckpt"
+
+
+SPELLINGS = {
+    "absolute": lambda cwd: str(cwd / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt"),
+    "relative with ..": lambda cwd: "runs/quickstart/../quickstart/version_0/checkpoints/../checkpoints/last.ckpt",
+    "through a symlinked folder": symlinked_folder,
+    "a symlink to the checkpoint": symlinked_file,
+    "a run folder moved elsewhere": moved_folder,
+}
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_resume_by_any_spelling_keeps_last_ckpt_current(spelling, killed, tmp_path, uninterrupted):
+    broken = tmp_path / "broken"
+    shutil.copytree(killed, broken, symlinks=True)
+    resumed = fit(broken, DUMP, extra=["--ckpt_path", SPELLINGS[spelling](broken)])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "dirpath has changed" not in resumed.stderr
+    run = next(broken.rglob("version_0"))
+    assert sorted(p.name for p in run.parent.iterdir()) == ["version_0"], "the run continues in its own folder"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch=3-step=60.ckpt", "last.ckpt"], "no last-v1.ckpt"
+    assert_same_run(uninterrupted, run)
+    if spelling == "absolute":  # what `--ckpt_path last` finds afterwards is the newest state
+        done = run_subprocess("validate", *QUICK, "--ckpt_path", "last", cwd=broken, env=ENV)
+        assert done.returncode == 0, done.stderr[-3000:]
+        validated = final_values(broken / "runs" / "quickstart" / "version_1")
+        assert validated == pytest.approx(final_values(uninterrupted), abs=1e-6)
+
+
+def test_a_forged_best_k_models_entry_is_never_deleted(killed, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(killed, broken)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    last = broken / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    key = next(k for k in checkpoint["callbacks"] if k.startswith("ModelCheckpoint"))
+    forged = f"runs/quickstart/version_0/checkpoints/../../../../../{victim.name}"
+    checkpoint["callbacks"][key].update(best_k_models={forged: torch.tensor(0.0)}, kth_best_model_path=forged,
+                                        last_model_path=forged, best_model_path=forged)
+    torch.save(checkpoint, last)
+    resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert victim.read_text() == "keep me"

@@ -25,6 +25,7 @@ from latent_probe.cli.runs import (
     DEFAULT_RUNS_DIR,
     check_writable,
     default_callbacks,
+    default_kind,
     experiment_name,
     log_into_checkpoint_run,
     resume_latest_run,
@@ -177,7 +178,7 @@ class LatentProbeCLI(LightningCLI):
         trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         configured = list(trainer_config.get("callbacks") or [])
         probes = list(self._get(self.config_init, "probes", default=[]) or [])
-        defaults = [cb for cb in default_callbacks(trainer_config) if not any(isinstance(c, type(cb)) for c in configured)]
+        defaults = [cb for cb in default_callbacks(trainer_config) if not any(isinstance(c, default_kind(cb)) for c in configured)]
         plugins = trainer_config.get("plugins")
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins is not None else []
         if not any(isinstance(p, CheckpointIO) for p in plugins):

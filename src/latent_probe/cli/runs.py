@@ -12,6 +12,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSumm
 
 from latent_probe.cli.atomic_checkpoints import remove_stray_temp_files
 from latent_probe.cli.interrupt import InterruptCheckpoint
+from latent_probe.cli.run_checkpoint import RunCheckpoint
 from latent_probe.errors import ConfigError
 
 DEFAULT_RUNS_DIR = "runs"
@@ -59,12 +60,25 @@ def log_into_checkpoint_run(config: Namespace) -> None:
     logger, ckpt_path = config.trainer.get("logger"), config.get("ckpt_path")
     if not ckpt_path or not (isinstance(logger, Namespace) and logger.get("class_path", "").endswith("TensorBoardLogger")):
         return
-    run = Path(ckpt_path).parent.parent  # as given (relative stays relative: Lightning compares checkpoint folders as strings)
-    if Path(ckpt_path).parent.name != "checkpoints" or not run.name.startswith("version_"):
+    run = run_spelling(Path(ckpt_path).resolve().parent.parent)  # the user's own symlinks lead to the run they name
+    if Path(ckpt_path).resolve().parent.name != "checkpoints" or not run.name.startswith("version_"):
         return  # a checkpoint from elsewhere: the probes get a run folder of their own
     version = run.name[len("version_"):]
     if version.isdigit():
         logger.init_args.save_dir, logger.init_args.name, logger.init_args.version = str(run.parent.parent), run.parent.name, int(version)
+
+
+def run_spelling(folder: Path) -> Path:
+    """``folder`` relative to the working folder when inside it (as a run started here spells it), else absolute."""
+    try:
+        return folder.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return folder
+
+
+def default_kind(callback: Callback) -> type[Callback]:
+    """The Lightning class a default callback stands for: a configured one of that class replaces it."""
+    return ModelCheckpoint if isinstance(callback, ModelCheckpoint) else type(callback)
 
 
 def check_writable(folder: str | Path) -> None:
@@ -109,5 +123,5 @@ def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
     if trainer_config.get("enable_model_summary", True) is not False:
         callbacks.append(RichModelSummary())
     if trainer_config.get("enable_checkpointing", True) is not False:
-        callbacks += [ModelCheckpoint(save_last=True), InterruptCheckpoint()]
+        callbacks += [RunCheckpoint(save_last=True), InterruptCheckpoint()]
     return callbacks
