@@ -1,24 +1,43 @@
 """``latent-probe report RUN_DIR``: one self-contained HTML page of a run (config, metrics, every probe artifact).
 
-It imports no probe: what a probe folder holds is described by the moments' ``manifest.json``.
+It imports no probe: what a probe folder holds is described by the moments' ``manifest.json``. A run folder may come
+from someone else, so the report reads it through ``run_files``: nothing outside the run, only regular files, sizes
+capped; what it leaves out is listed on the page under "Not read".
 """
 
 from __future__ import annotations
 
 import html
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_accumulator import DEFAULT_SIZE_GUIDANCE, EventAccumulator
+from tensorboard.backend.event_processing.io_wrapper import IsSummaryEventsFile
 
 from latent_probe.artifacts.files import write_text_atomic
-from latent_probe.artifacts.writer import MANIFEST_NAME, read_manifest
+from latent_probe.artifacts.run_files import (
+    CONFIG_MAX_BYTES,
+    DIRECTORY,
+    EVENTS_MAX_BYTES,
+    FILE,
+    MANIFEST_MAX_BYTES,
+    MISSING,
+    TABLE_MAX_BYTES,
+    list_run_dir,
+    read_run_bytes,
+    read_run_json,
+    run_entry_kind,
+    run_folder,
+)
+from latent_probe.artifacts.writer import MANIFEST_NAME
 from latent_probe.errors import ConfigError
 
 IMAGE_SUFFIXES = {".png", ".gif", ".jpg", ".jpeg", ".svg"}
 REPORT_NAME = "report.html"
+# One value kept per tag: the reservoir always keeps the newest, which is all the report shows (memory stays small).
+NEWEST_ONLY = dict.fromkeys(DEFAULT_SIZE_GUIDANCE, 1)
 
 
 @dataclass
@@ -33,11 +52,37 @@ class Moment:
     mtime: float = 0.0
 
 
-def final_scalars(run_dir: Path) -> dict[str, float]:
-    """The last logged value of every TensorBoard scalar in the run."""
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0}).Reload()
-    tags = [t for t in sorted(events.Tags().get("scalars", [])) if t != "hp_metric"]  # Lightning's placeholder
-    return {tag: events.Scalars(tag)[-1].value for tag in tags}
+def final_scalars(run_dir: Path, skipped: list[str]) -> dict[str, float]:
+    """The last logged value of every TensorBoard scalar in the run, read from its event files that pass ``event_file``."""
+    scalars: dict[str, float] = {}
+    for path, kind in list_run_dir(run_dir, run_dir):
+        if not IsSummaryEventsFile(path.name) or not event_file(run_dir, path, kind, skipped):
+            continue
+        try:
+            events = EventAccumulator(str(path), size_guidance=NEWEST_ONLY).Reload()
+        except Exception as error:  # a stranger's event file may fail anywhere in TensorBoard's reader (MemoryError too)
+            skipped.append(f"{path.name}: could not be read ({type(error).__name__})")
+            continue
+        for tag in events.Tags().get("scalars", []):
+            if tag != "hp_metric" and events.Scalars(tag):  # Lightning's placeholder
+                scalars[tag] = events.Scalars(tag)[-1].value  # files in name order (their start time), like TensorBoard
+    return dict(sorted(scalars.items()))
+
+
+def event_file(run_dir: Path, path: Path, kind: str, skipped: list[str]) -> bool:
+    """Whether TensorBoard may read ``path``: a regular file of the run, no symlink, under ``EVENTS_MAX_BYTES``.
+
+    TensorBoard opens the file by its name again for every 16 MB it reads, so a symlink could be pointed elsewhere
+    between this check and its reads: symlinked event files are refused, even those that stay inside the run.
+    """
+    size = path.stat().st_size if kind == FILE else 0
+    if kind == FILE and path.is_symlink():
+        kind = "is a symlink (TensorBoard would follow it on every read)"
+    elif size > EVENTS_MAX_BYTES:
+        kind = f"is {size:,} bytes, over the cap of {EVENTS_MAX_BYTES:,}"
+    if kind != FILE:
+        skipped.append(f"{path.name}: {'is a directory' if kind == DIRECTORY else kind}; its scalars are not shown")
+    return kind == FILE
 
 
 def probe_description(moments: list[Moment]) -> str:
@@ -45,45 +90,71 @@ def probe_description(moments: list[Moment]) -> str:
     return next((str(m.manifest.get("description", "")) for m in moments if m.manifest.get("description")), "")
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file's content, or a note of why it could not be read (a truncated file shows as such, not as a crash)."""
+def read_json(run_dir: Path, path: Path) -> Any:
+    """A JSON table's content, or a note of why it could not be read (a truncated file shows as such, not as a crash)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        return {"could not be read": f"{type(error).__name__}: {str(error)[:200]}"}
+        return read_run_json(run_dir, path, TABLE_MAX_BYTES)
+    except ConfigError as error:
+        return {"could not be read": str(error)}
 
 
-def read_text(path: Path) -> str:
-    """A text file's content; bytes that are not UTF-8 are shown as replacement characters."""
+def read_config(run_dir: Path) -> str:
+    """``config.yaml``'s text (bytes that are not UTF-8 shown as replacement characters), or why it is not shown."""
+    path = run_dir / "config.yaml"
+    if run_entry_kind(run_dir, path) == MISSING:
+        return "(no config.yaml)"
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
-    except OSError as error:
-        return f"(could not be read: {error.strerror})"
+        return read_run_bytes(run_dir, path, CONFIG_MAX_BYTES).decode("utf-8", errors="replace")
+    except ConfigError as error:
+        return f"(not shown: {error})"
 
 
-def read_moment(folder: Path) -> Moment:
-    """Images, JSON tables and other files of one moment folder (projector files excluded)."""
-    moment = Moment(folder.name, manifest=read_manifest(folder), mtime=folder.stat().st_mtime)
-    for path in sorted(folder.iterdir()):
-        if path.is_dir() or path.name.startswith(".") or path.name == MANIFEST_NAME:
+def read_moment_manifest(run_dir: Path, path: Path, skipped: list[str]) -> dict[str, Any]:
+    """A moment's manifest; empty, and noted in ``skipped``, when it cannot be read or is not a mapping."""
+    try:
+        manifest = read_run_json(run_dir, path, MANIFEST_MAX_BYTES)
+    except ConfigError as error:
+        skipped.append(str(error))
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def read_moment(run_dir: Path, folder: Path, skipped: list[str]) -> Moment:
+    """Images, JSON tables and other files of one moment folder (projector files excluded; nothing outside the run)."""
+    moment = Moment(folder.name, mtime=folder.stat().st_mtime)  # a folder inside the run (``folders``)
+    for path, kind in list_run_dir(run_dir, folder):
+        if path.name.startswith(".") or kind == DIRECTORY:
             continue
-        if path.suffix.lower() in IMAGE_SUFFIXES:
+        if kind != FILE:
+            skipped.append(f"{path.relative_to(run_dir).as_posix()}: {kind}")
+        elif path.name == MANIFEST_NAME:
+            moment.manifest = read_moment_manifest(run_dir, path, skipped)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
             moment.images.append(path)
         elif path.suffix == ".json":
-            moment.tables[path.name] = read_json(path)
+            moment.tables[path.name] = read_json(run_dir, path)
         else:
             moment.files.append(path)
     return moment
 
 
-def probe_moments(run_dir: Path) -> dict[str, list[Moment]]:
-    """``{probe folder: moments newest first}``."""
+def folders(run_dir: Path, folder: Path, skipped: list[str]) -> list[Path]:
+    """The sub-folders of a run folder that stay inside the run; the others are noted in ``skipped``, files ignored."""
+    entries = list_run_dir(run_dir, folder)
+    skipped += [f"{path.relative_to(run_dir).as_posix()}: {kind}, not followed" for path, kind in entries if kind not in (FILE, DIRECTORY)]
+    return [path for path, kind in entries if kind == DIRECTORY]
+
+
+def probe_moments(run_dir: Path, skipped: list[str]) -> dict[str, list[Moment]]:
+    """``{probe folder: moments newest first}``; folders leading out of the run are noted in ``skipped``."""
     root = run_dir / "probes"
-    if not root.is_dir():
+    kind = run_entry_kind(run_dir, root)
+    if kind != DIRECTORY:
+        skipped += [f"probes: {kind}, not followed"] * (kind not in (MISSING, FILE))
         return {}
     result = {}
-    for probe in sorted(p for p in root.iterdir() if p.is_dir()):
-        moments = [read_moment(m) for m in probe.iterdir() if m.is_dir()]
+    for probe in folders(run_dir, root, skipped):
+        moments = [read_moment(run_dir, m, skipped) for m in folders(run_dir, probe, skipped)]
         result[probe.name] = sorted(moments, key=lambda m: (m.mtime, m.name), reverse=True)
     return result
 
@@ -164,16 +235,26 @@ window.addEventListener('load', function () {
 """
 
 
+def render_skipped(skipped: list[str]) -> str:
+    """The files of the run the report did not read or link, and why (empty when none)."""
+    if not skipped:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in skipped)
+    return f'<h2>Not read</h2><p class="about">The report reads only regular files inside the run:</p><ul>{items}</ul>'
+
+
 def render_report(run_dir: Path) -> str:
     """The whole HTML page."""
-    config = run_dir / "config.yaml"
-    scalars = final_scalars(run_dir)
+    skipped: list[str] = []
+    scalars = final_scalars(run_dir, skipped)
+    probes = probe_moments(run_dir, skipped)
     sections = [
         f"<h1>Run report</h1><p>{html.escape(str(run_dir.resolve()))}</p>",
         "<h2>Final metrics</h2>" + (render_table([(k, f"{v:.4g}") for k, v in scalars.items()]) if scalars else "<p>none logged</p>"),
-        "<h2>Config</h2><pre>" + html.escape(read_text(config) if config.is_file() else "(no config.yaml)") + "</pre>",
+        "<h2>Config</h2><pre>" + html.escape(read_config(run_dir)) + "</pre>",
+        render_skipped(skipped),
     ]
-    for probe, moments in probe_moments(run_dir).items():
+    for probe, moments in probes.items():
         about = html.escape(probe_description(moments))
         body = "\n".join(render_moment(run_dir, m) for m in moments)
         sections.append(f'<section class="probe"><h2>{html.escape(probe)}</h2><p class="about">{about}</p>{body}</section>')
@@ -183,11 +264,12 @@ def render_report(run_dir: Path) -> str:
 
 def write_report(run_dir: str | Path) -> Path:
     """Write ``RUN_DIR/report.html`` (images linked relative to it) and return its path."""
-    run_dir = Path(run_dir)
-    if run_dir.is_dir() and not any((run_dir / name).exists() for name in ("config.yaml", "probes", "checkpoints", "hparams.yaml")) \
+    try:
+        run_dir = run_folder(run_dir)
+    except ConfigError as error:
+        raise ConfigError(f"{error}. HINT: pass runs/<experiment>/version_<n>") from None
+    if not any(os.path.lexists(run_dir / name) for name in ("config.yaml", "probes", "checkpoints", "hparams.yaml")) \
             and not list(run_dir.glob("events.out.tfevents.*")):
         raise ConfigError(f"{str(run_dir)!r} is not a run folder (no config.yaml, probes/, checkpoints/ or TensorBoard events). "
                           "HINT: pass runs/<experiment>/version_<n>")
-    if not run_dir.is_dir():
-        raise ConfigError(f"run folder not found: {str(run_dir)!r}. HINT: pass runs/<experiment>/version_<n>")
     return write_text_atomic(run_dir / REPORT_NAME, render_report(run_dir))

@@ -9,7 +9,6 @@ release the GIL, so a picture's encoding overlaps the drawing of the next (``flu
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +23,8 @@ from tensorboard.compat.proto.summary_pb2 import Summary
 from latent_probe.artifacts.encoding import gif_bytes, png_bytes, to_hwc_uint8
 from latent_probe.artifacts.files import safe_name, write_bytes_atomic, write_json_atomic, write_npz_atomic
 from latent_probe.artifacts.projector import write_embedding
+from latent_probe.artifacts.run_files import FILE, MANIFEST_MAX_BYTES, read_run_json, run_entry_kind
+from latent_probe.errors import ConfigError
 
 COMPLETE_MARKER = ".complete"
 MANIFEST_NAME = "manifest.json"
@@ -34,16 +35,16 @@ def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
     return Path(log_dir) / "probes" / probe_name / when
 
 
-def is_complete(folder: str | Path) -> bool:
-    """Whether a moment folder was written to the end (its marker is written last)."""
-    return (Path(folder) / COMPLETE_MARKER).is_file()
+def is_complete(folder: str | Path, run: str | Path | None = None) -> bool:
+    """Whether a moment folder was written to the end: its marker (written last) is a regular file inside ``run`` (default: ``folder``)."""
+    return run_entry_kind(run or folder, Path(folder) / COMPLETE_MARKER) == FILE
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """A moment folder's manifest (empty when missing or unreadable: older runs, interrupted writes)."""
+def read_manifest(folder: str | Path, run: str | Path | None = None) -> dict[str, Any]:
+    """A moment folder's manifest (empty when missing, unreadable, or not a bounded regular file inside ``run``, default ``folder``)."""
     try:
-        manifest = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = read_run_json(run or folder, Path(folder) / MANIFEST_NAME, MANIFEST_MAX_BYTES)
+    except ConfigError:
         return {}
     return manifest if isinstance(manifest, dict) else {}
 
