@@ -68,7 +68,8 @@ def refuse_unsafe_loading() -> None:
 def resume_hint() -> str:
     """Where an interrupted fit saved its state, and the option that continues it in the same run folder."""
     if not interrupt.saved:
-        return "nothing was saved (no fit was running)"
+        return ("no training was under way, so nothing needed saving: run the same command again (add --ckpt_path last "
+                "to continue a run that has a checkpoint)")
     return f"the state was saved to {interrupt.saved[0]}; continue with the same command plus --ckpt_path last"
 
 
@@ -86,6 +87,13 @@ def main(args: list[str] | None = None) -> None:
     if text is not None:
         print_help(text)
         raise SystemExit(0 if argv else 2)
+    interrupt.saved.clear()  # what an earlier command of this process saved is not this one's
+    with interrupt.sigterm_stops_the_command():
+        run_command(argv)
+
+
+def run_command(argv: list[str]) -> None:
+    """Run one command; every user error, interrupt and file-system problem ends in one line."""
     try:
         refuse_unsafe_loading()
         load_plugins()
