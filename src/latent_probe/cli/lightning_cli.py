@@ -21,6 +21,7 @@ from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
 from latent_probe.cli.recorded_hparams import warn_if_trained_otherwise
 from latent_probe.cli.run_config import SaveRunConfig
+from latent_probe.cli.run_folder_guard import RunFolderGuard
 from latent_probe.cli.runs import (
     DEFAULT_RUNS_DIR,
     check_writable,
@@ -161,7 +162,10 @@ class LatentProbeCLI(LightningCLI):
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
         if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS:
             check_checkpoint_fits(self.model, ckpt_path, self.checkpoint)
-        check_writable(self.trainer.logger.log_dir if self.trainer.logger else self.trainer.default_root_dir)
+        log_dir = self.trainer.logger.log_dir if self.trainer.logger else self.trainer.default_root_dir
+        check_writable(log_dir)
+        if self.trainer.logger:  # a folder the logger makes anew is removed again if the command fails with nothing in it
+            self.trainer.callbacks.append(RunFolderGuard(log_dir))
 
     def after_fit(self) -> None:
         """Write the run's HTML report and say where the run, its report and TensorBoard are."""
