@@ -24,6 +24,7 @@ from latent_probe.cli.run_config import SaveRunConfig
 from latent_probe.cli.run_folder_guard import RunFolderGuard
 from latent_probe.cli.runs import (
     DEFAULT_RUNS_DIR,
+    check_run_stays_inside,
     check_writable,
     default_callbacks,
     default_kind,
@@ -164,6 +165,7 @@ class LatentProbeCLI(LightningCLI):
             check_checkpoint_fits(self.model, ckpt_path, self.checkpoint)
         log_dir = self.trainer.logger.log_dir if self.trainer.logger else self.trainer.default_root_dir
         check_writable(log_dir)
+        check_run_stays_inside(log_dir)
         if self.trainer.logger:  # a folder the logger makes anew is removed again if the command fails with nothing in it
             self.trainer.callbacks.append(RunFolderGuard(log_dir))
 

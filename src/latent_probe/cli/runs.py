@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from jsonargparse import Namespace
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSummary, RichProgressBar
 
+from latent_probe.artifacts.run_files import DIRECTORY, FILE, MISSING, checked_run_path, inside_run, run_entry_kind
 from latent_probe.cli.atomic_checkpoints import remove_stray_temp_files
 from latent_probe.cli.interrupt import InterruptCheckpoint
 from latent_probe.cli.run_checkpoint import RunCheckpoint
@@ -31,12 +33,14 @@ def resume_latest_run(config: Namespace) -> None:
     number, newest = versions[-1]
     # Only the newest run is resumed: if it died before its first checkpoint, an older (maybe finished) run must not
     # be continued and overwritten in its place.
-    saved = [newest / "checkpoints" / file for file in ("interrupted.ckpt", "last.ckpt") if (newest / "checkpoints" / file).is_file()]
+    checked_run_path(root, newest, DIRECTORY)
+    saved = [path for path in (newest / "checkpoints" / file for file in ("interrupted.ckpt", "last.ckpt"))
+             if checked_checkpoint(newest, path)]
     if not saved:
         raise ConfigError(f"--ckpt_path last: the newest run {str(newest)!r} has no checkpoint (it stopped before its first epoch "
                           "ended). HINT: start it again without --ckpt_path, or give a checkpoint file")
     config.ckpt_path = str(max(saved, key=lambda path: path.stat().st_mtime))  # the later of a SIGTERM save and last.ckpt
-    remove_stray_temp_files(newest / "checkpoints")
+    remove_stray_temp_files(checked_run_path(newest, newest / "checkpoints", DIRECTORY))
     logger.init_args.name = name
     if logger.init_args.get("version") is None:
         logger.init_args.version = number
@@ -47,12 +51,42 @@ def use_latest_checkpoint(config: Namespace) -> None:
     logger = config.trainer.get("logger")
     name = (logger.init_args.get("name") if isinstance(logger, Namespace) else None) or experiment_name(config)
     save_dir = (logger.init_args.get("save_dir") if isinstance(logger, Namespace) else None) or DEFAULT_RUNS_DIR
-    found = sorted(Path(save_dir, name).glob("version_*/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-3].split("_")[-1])
+    root = Path(save_dir, name)
+    found = sorted(root.glob("version_*/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-3].split("_")[-1])
                    if p.parts[-3].split("_")[-1].isdigit() else -1)
+    found = [path for path in found if checked_checkpoint(root, path)]
     if not found:
         raise ConfigError(f"--ckpt_path last: no checkpoints/last.ckpt under {str(Path(save_dir, name))!r}, so there is no trained "
                           "model to use. HINT: train first, or give a checkpoint file")
     config.ckpt_path = str(found[-1])
+
+
+def checked_checkpoint(run: Path, path: Path) -> bool:
+    """Whether the run holds a checkpoint at ``path`` (a regular file inside it); any other thing there is an error.
+
+    A run folder may come from someone else: a ``last.ckpt`` linked to a file outside it, a FIFO or a device is
+    refused by name rather than opened.
+    """
+    kind = run_entry_kind(run, path)
+    if kind not in (FILE, MISSING):
+        raise ConfigError(f"--ckpt_path last: {str(path)!r} {kind}. HINT: give a checkpoint file explicitly")
+    return kind == FILE
+
+
+def check_run_stays_inside(folder: str | Path, limit: int = 100_000) -> None:
+    """Refuse to write into an existing run folder holding a symlink that leads outside it (writes would follow it)."""
+    if "://" in str(folder) or not Path(folder).is_dir():
+        return
+    seen = 0
+    for parent, folders, files in os.walk(folder):  # symlinked folders are listed, never entered
+        for name in folders + files:
+            path = Path(parent, name)
+            if path.is_symlink() and not inside_run(folder, path):
+                raise ConfigError(f"run folder {str(folder)!r} holds {str(path)!r}, a symlink leading outside it: nothing is "
+                                  "written into such a run. HINT: remove the link, or probe into a new run folder")
+            seen += 1
+        if seen > limit:
+            raise ConfigError(f"run folder {str(folder)!r} holds more than {limit:,} entries; is it a run folder?")
 
 
 def log_into_checkpoint_run(config: Namespace) -> None:
