@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import math
+import unicodedata
 from collections.abc import Iterable
+
+MEMORY_LIMIT = 2 * 2**30  # one picture or array a single option may imply: more, from a config, is almost surely a typo
 
 
 class LatentProbeError(Exception):
@@ -61,6 +65,8 @@ def check_range(
     """Raise ``ConfigError`` naming ``name`` and the valid range when ``value`` lies outside it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # nan passes no comparison and inf passes a minimum
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
     bounds = []
     if positive:
         bounds.append(("> 0", value > 0))
@@ -71,6 +77,30 @@ def check_range(
     if all(ok for _, ok in bounds):
         return
     raise ConfigError(f"{name} must be {' and '.join(text for text, _ in bounds)}, got {value!r}")
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes in the largest binary unit that keeps it >= 1: ``512 KiB``, ``149 GiB``."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    power = 0
+    while count >= 1024 and power < len(units) - 1:
+        count, power = count / 1024, power + 1
+    shown = f"{count:,.0f}" if power == 0 or count >= 10 else f"{count:.1f}".removesuffix(".0")
+    return f"{shown} {units[power]}"
+
+
+def check_memory(name: str, value: object, nbytes: float, what: str, limit: int = MEMORY_LIMIT) -> None:
+    """Raise ``ConfigError`` when option ``name`` = ``value`` implies more than ``limit`` bytes for ``what``, saying both."""
+    if nbytes > limit:
+        raise ConfigError(f"{name} {value} would allocate {format_bytes(nbytes)} for {what}; the limit is {format_bytes(limit)}")
+
+
+def check_printable(name: str, value: str) -> None:
+    """Raise ``ConfigError`` when ``value`` holds a control character (newline, tab, NUL, ...), which breaks one-line
+    files (TSV metadata, messages) that show it."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ConfigError(f"{name} must not contain control characters, got {value!r} (with {bad!r})")
 
 
 def find_user_error(error: BaseException, types: tuple[type[BaseException], ...] = (LatentProbeError,)) -> BaseException | None:

@@ -9,8 +9,10 @@ from torch.utils.data import TensorDataset
 
 from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
+from latent_probe.models import MLPClassifier
 from latent_probe.probing import DataSpecOverrides, build_data_spec
 from latent_probe.probing.batches import infer_keys
+from latent_probe.probing.data_spec import declared_classes
 
 
 def test_keys_are_inferred_from_one_item():
@@ -51,10 +53,46 @@ def test_config_overrides_win_over_inference():
     ({"mean": 0.5, "std": 0}, "std must be > 0"),
     ({"image_shape": [2, 3, 4, 5]}, "image_shape must be"),
     ({"label": 1}, "unknown data_spec key 'label'"),
+    ({"mean": float("nan"), "std": 1}, "data_spec.mean must be a finite number, got nan"),
+    ({"mean": 0.5, "std": [0.2, float("inf")]}, "data_spec.std must be a finite number, got inf"),
+    ({"mean": 0.5, "std": [0.2, 0.0, 0.2]}, "data_spec.std must be > 0, got 0.0"),
+    ({"mean": [0.1, 0.2, 0.3], "std": [0.1, 0.2]}, "data_spec.mean has 3 values and data_spec.std 2"),
+    ({"mean": [], "std": 1}, r"data_spec.mean must be one number or one per channel, got \[\]"),
+    ({"class_names": ["zero", "o\x00ne"]}, r"data_spec.class_names\[1\] must not contain control characters"),
+    ({"class_names": ["a\tb"]}, "control characters, got 'a\\\\tb'"),
+    ({"class_names": "0123456789"}, "data_spec.class_names must be a list of names"),
+    ({"input_key": ["pixel_values", "mask\n"]}, r"data_spec.input_key\[1\] must not contain control characters"),
+    ({"label_key": "labels\r"}, "data_spec.label_key must not contain control characters"),
+    ({"image_shape": [3, 100_000, 100_000]}, r"data_spec.image_shape \[3, 100000, 100000\] would allocate 112 GiB .* limit is 2 GiB"),
 ])
 def test_bad_overrides_are_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         build_data_spec(datamodule=DictDigitsDataModule(), overrides=overrides)
+
+
+@pytest.mark.parametrize("data", [DigitsDataModule, DictDigitsDataModule], ids=["registered", "inferred"])
+@pytest.mark.parametrize("overrides, message", [
+    ({"image_shape": [1, 8, 9]}, r"data_spec.image_shape \[1, 8, 9\] holds 72 values, but one input of .* has 64"),
+    ({"mean": [0.5, 0.5, 0.5], "std": 0.2}, r"data_spec.mean has 3 values \[0.5, 0.5, 0.5\], but the images .* have 1 channel"),
+    ({"mean": 0.5, "std": [0.2, 0.2]}, "data_spec.std has 2 values"),
+    ({"class_names": list("abc")}, r"data_spec.class_names has 3 names \['a', 'b', 'c'\], but .* has 10 classes"),
+    ({"class_names": list("abcdefghijklmn")}, r"has 14 names \[.*'l', '...'\], but .* has 10 classes"),
+])
+def test_overrides_that_contradict_the_data_fail_when_it_is_read(data, overrides, message):
+    spec = build_data_spec(datamodule=data(), overrides=overrides)
+    with pytest.raises(ConfigError, match=message):
+        spec.ensure_known()
+
+
+def test_overrides_that_fit_the_data_pass_and_class_names_must_fit_the_model():
+    spec = build_data_spec(datamodule=DigitsDataModule(), overrides={"image_shape": [8, 8], "class_names": list("abcdefghij"),
+                                                                     "mean": [0.5], "std": [0.25]})
+    spec.ensure_known()
+    assert spec.num_classes == 10 and spec.given == {"image_shape", "class_names", "mean", "std"}
+    spec.check_class_names(declared_classes(MLPClassifier(hidden_sizes=[4], in_features=64, num_classes=10)), "MLPClassifier")
+    with pytest.raises(ConfigError, match="data_spec.class_names has 10 names .*, but MLPClassifier has 3 classes"):
+        spec.check_class_names(declared_classes(MLPClassifier(hidden_sizes=[4], in_features=64, num_classes=3)), "MLPClassifier")
+    assert declared_classes(torch.nn.Linear(2, 2)) is None, "a model that says nothing is not checked"
 
 
 def test_registered_datamodule_gives_its_own_spec_with_exact_pixels():

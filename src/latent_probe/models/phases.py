@@ -4,6 +4,10 @@ A model with phases (e.g. the stacked denoising autoencoder's greedy pretraining
 fine-tuning) calls ``notify_phase_end(self, "pretrain_end")`` at the end of that phase, on every
 rank. Every callback of the trainer that defines ``on_phase_end(trainer, pl_module, phase)`` is
 called, in callback order. Probes use it to fire at named moments such as ``pretrain_end``.
+
+A model declares the phases it announces in a ``phases`` attribute (a tuple of names, or a property when they
+depend on its options): a probe's ``moments`` are checked against them (and ``fit_end``, ``test_end``,
+``validate_end``) before training, so a misspelt moment is an error rather than a probe that never fires.
 """
 
 from __future__ import annotations

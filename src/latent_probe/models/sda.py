@@ -96,6 +96,11 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
         self.finetuned = False
 
     @property
+    def phases(self) -> tuple[str, ...]:
+        """The phase events this stack can announce (``latent_probe.models.phases``): the moments probes may fire at."""
+        return (*(f"pretrain_layer{k + 1}_end" for k in range(len(self.encoders))), "pretrain_end", "finetune_end")
+
+    @property
     def pretraining_epochs(self) -> int:
         """Epochs of the whole pretraining phase: ``len(hidden_sizes) * pretrain_epochs``."""
         return len(self.encoders) * self.pretrain_epochs

@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from latent_probe.errors import ConfigError, require_choice
+from latent_probe.errors import ConfigError, check_memory, check_printable, check_range, require_choice
 from latent_probe.probing.batches import Batch, Inputs, Key, infer_keys, is_stacked, take, take_inputs
 
 SPLITS = ("train", "val", "test")
@@ -85,6 +85,8 @@ class DataSpec:
         normalization: how inputs were made of pixels in [0, 1]; None: unknown (pictures are stretched).
         source: what the spec was built from, for messages (``MNISTDataModule``, ``inferred from ...``).
         readable_at_setup: whether the data can be read in Lightning's ``setup`` hook (not so for plain dataloaders).
+        num_classes: how many classes the data has, when it says (a datamodule's ``num_classes``, a dataset's ``classes``).
+        given: the ``data_spec:`` keys the config set, checked against the data by ``ensure_known``.
     """
 
     datasets: Callable[[str], Dataset]
@@ -96,6 +98,8 @@ class DataSpec:
     normalization: Normalization | None = None
     source: str = "the data"
     readable_at_setup: bool = True  # False for a trainer's plain dataloaders: Lightning loads them after the setup hooks
+    num_classes: int | None = None
+    given: frozenset[str] = frozenset()
     _cache: dict[str, Dataset] = field(default_factory=dict, repr=False)
 
     # ----- data ----------------------------------------------------------------------------
@@ -123,7 +127,31 @@ class DataSpec:
         return Batch(inputs, labels)
 
     def ensure_known(self) -> None:
-        """Make sure keys and shapes are known (an inferred spec reads its first item now); a no-op here."""
+        """Make sure keys and shapes are known (an inferred spec reads its first item now) and agree with the config."""
+        self.check_given()
+
+    def check_given(self) -> None:
+        """Raise when a ``data_spec:`` value contradicts the data: the image's size, the channels of mean/std, the classes."""
+        if "image_shape" in self.given and self.input_shape is not None and math.prod(self.image_shape) != math.prod(self.input_shape):
+            raise ConfigError(
+                f"data_spec.image_shape {list(self.image_shape)} holds {math.prod(self.image_shape)} values, but one input of "
+                f"{self.source} has {math.prod(self.input_shape)} (shape {list(self.input_shape)}). HINT: fix data_spec.image_shape"
+            )
+        if "mean" in self.given and self.normalization is not None and self.image_shape is not None:
+            channels = self.image_shape[0]
+            for key, values in (("mean", self.normalization.mean), ("std", self.normalization.std)):
+                if len(values) not in (1, channels):
+                    raise ConfigError(f"data_spec.{key} has {len(values)} values {list(values)}, but the images of {self.source} "
+                                      f"have {channels} channel(s). HINT: give one value, or one per channel")
+        self.check_class_names(self.num_classes, self.source)
+
+    def check_class_names(self, count: int | None, owner: str) -> None:
+        """Raise when the config's ``class_names`` do not name exactly ``count`` classes (the data's or the model's, if known)."""
+        if "class_names" in self.given and count is not None and len(self.class_names or ()) != count:
+            names = list(self.class_names or ())
+            shown = names if len(names) <= 12 else [*names[:12], "..."]
+            raise ConfigError(f"data_spec.class_names has {len(names)} names {shown}, but {owner} has {count} classes. "
+                              "HINT: give one name per class")
 
     # ----- the model -----------------------------------------------------------------------
     def call(self, model: Callable, inputs: Inputs) -> Any:
@@ -196,6 +224,7 @@ def build_data_spec(datamodule: Any = None, trainer: Any = None, overrides: Data
     own = getattr(datamodule, "data_spec", None)
     if callable(own):
         spec = own()
+        spec.num_classes = spec.num_classes or declared_classes(datamodule) or (len(spec.class_names) if spec.class_names else None)
     elif datamodule is not None:
         spec = InferredDataSpec(_datamodule_datasets(datamodule), INFER, INFER, source=type(datamodule).__name__)
     elif trainer is not None:
@@ -205,32 +234,67 @@ def build_data_spec(datamodule: Any = None, trainer: Any = None, overrides: Data
     return apply_overrides(spec, overrides)
 
 
+def declared_classes(owner: Any) -> int | None:
+    """The number of classes a datamodule (``num_classes``) or a model (its ``num_classes`` hyperparameter) says it has."""
+    hparams = getattr(owner, "hparams", None)
+    count = getattr(owner, "num_classes", None) or (hparams.get("num_classes") if isinstance(hparams, Mapping) else None)
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+
+
 def _no_data(split: str) -> Dataset:
     raise ConfigError(f"the probes read the {split!r} split, but the run has no datamodule or dataloaders. HINT: set `data:` in the config")
 
 
 def apply_overrides(spec: DataSpec, overrides: DataSpecOverrides | Mapping | None) -> DataSpec:
-    """``spec`` with the config's ``data_spec:`` values put in (image shape checked)."""
+    """``spec`` with the config's ``data_spec:`` values put in, each checked on its own (against the data: ``ensure_known``)."""
     if overrides is None:
         return spec
     values = vars(overrides) if isinstance(overrides, DataSpecOverrides) else dict(overrides)
     for key in values:
         require_choice("data_spec key", key, vars(DataSpecOverrides()))
+    values = {key: value for key, value in values.items() if value is not None}
     changes: dict[str, Any] = {}
-    if values.get("input_key") is not None:
-        key = values["input_key"]
-        changes["input_key"] = tuple(key) if isinstance(key, (list, tuple)) else key
-    if values.get("label_key") is not None:
-        changes["label_key"] = None if str(values["label_key"]).lower() == NO_LABELS else values["label_key"]
-    if values.get("image_shape") is not None:
+    if "input_key" in values:
+        changes["input_key"] = as_key("data_spec.input_key", values["input_key"])
+    if "label_key" in values:
+        label_key = values["label_key"]
+        changes["label_key"] = None if str(label_key).lower() == NO_LABELS else as_key("data_spec.label_key", label_key)
+    if "image_shape" in values:
         changes["image_shape"] = as_image_shape(values["image_shape"], "data_spec.image_shape")
-    if values.get("class_names") is not None:
-        changes["class_names"] = tuple(str(n) for n in values["class_names"])
-    if (values.get("mean") is None) != (values.get("std") is None):
+    if "class_names" in values:
+        changes["class_names"] = as_class_names(values["class_names"])
+    if ("mean" in values) != ("std" in values):
         raise ConfigError("data_spec: give both mean and std (the normalisation the inputs went through), or neither")
-    if values.get("mean") is not None:
-        changes["normalization"] = Normalization(_floats(values["mean"]), _floats(values["std"], positive=True))
-    return replace(spec, **changes, _cache={}) if changes else spec
+    if "mean" in values:
+        changes["normalization"] = as_normalization(values["mean"], values["std"])
+    return replace(spec, **changes, given=frozenset(values), _cache={}) if changes else spec
+
+
+def as_key(what: str, key: Any) -> Any:
+    """A position or a dict key as given, a list of keys as a tuple; a name with control characters is none of the data's."""
+    if isinstance(key, (list, tuple)):
+        return tuple(as_key(f"{what}[{i}]", part) for i, part in enumerate(key))
+    if isinstance(key, str):
+        check_printable(what, key)
+    return key
+
+
+def as_class_names(names: Any) -> tuple[str, ...]:
+    """The config's ``class_names``: a list of one-line names (they go into TSV metadata and picture legends)."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+        raise ConfigError(f"data_spec.class_names must be a list of names, got {names!r}")
+    for i, name in enumerate(names):
+        check_printable(f"data_spec.class_names[{i}]", str(name))
+    return tuple(str(name) for name in names)
+
+
+def as_normalization(mean: Any, std: Any) -> Normalization:
+    """The config's ``mean``/``std``: finite numbers, std > 0, one value or one per channel (the same count for both)."""
+    means, stds = _floats("data_spec.mean", mean), _floats("data_spec.std", std, positive=True)
+    if len(means) != len(stds) and 1 not in (len(means), len(stds)):
+        raise ConfigError(f"data_spec.mean has {len(means)} values and data_spec.std {len(stds)}: give one value, or one per channel, "
+                          f"for each (mean {list(means)}, std {list(stds)})")
+    return Normalization(means, stds)
 
 
 def as_image_shape(shape: Sequence[int] | None, what: str) -> tuple[int, int, int]:
@@ -238,16 +302,19 @@ def as_image_shape(shape: Sequence[int] | None, what: str) -> tuple[int, int, in
     values = tuple(shape or ())
     if len(values) == 2:
         values = (1, *values)
-    if len(values) != 3 or not all(isinstance(v, int) and v > 0 for v in values):
+    if len(values) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
         raise ConfigError(f"{what} must be [C, H, W] or [H, W] of positive integers, got {list(shape or [])}")
+    check_memory(what, list(values), math.prod(values) * 4, "one float32 image")
     return values  # type: ignore[return-value]
 
 
-def _floats(value: float | Sequence[float], positive: bool = False) -> tuple[float, ...]:
-    values = tuple(float(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
-    if positive and any(v <= 0 for v in values):
-        raise ConfigError(f"data_spec.std must be > 0, got {list(values)}")
-    return values
+def _floats(what: str, value: Any, positive: bool = False) -> tuple[float, ...]:
+    given = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not given:
+        raise ConfigError(f"{what} must be one number or one per channel, got []")
+    for v in given:
+        check_range(what, v, positive=positive)  # numbers only, finite, and for std > 0
+    return tuple(float(v) for v in given)
 
 
 def _datamodule_datasets(datamodule: Any) -> Callable[[str], Dataset]:
@@ -313,15 +380,15 @@ class InferredDataSpec(DataSpec):
     """
 
     def ensure_known(self) -> None:
-        """Infer from the first split that exists (validation first), if nothing was inferred yet."""
-        if getattr(self, "_inferred", False):
-            return
-        for split in ("val", "train", "test"):
-            try:
-                self.dataset(split)
-                return
-            except ConfigError:
-                continue
+        """Infer from the first split that exists (validation first), if nothing was inferred yet; then check the config."""
+        if not getattr(self, "_inferred", False):
+            for split in ("val", "train", "test"):
+                try:
+                    self.dataset(split)
+                    break
+                except ConfigError:
+                    continue
+        super().ensure_known()
 
     def dataset(self, split: str) -> Dataset:
         """The dataset of ``split`` (inferring what is unknown from it, once)."""
@@ -349,8 +416,9 @@ class InferredDataSpec(DataSpec):
             self.image_shape = self.image_shape or (tuple(inputs.shape[1:]) if looks_like_image else None)
         # torchvision datasets name their classes; a Subset (a held-out split) wraps the dataset that does
         classes = getattr(dataset, "classes", None) or getattr(getattr(dataset, "dataset", None), "classes", None)
-        if self.class_names is None and isinstance(classes, (list, tuple)) and classes:
-            self.class_names = tuple(str(c) for c in classes)
+        if isinstance(classes, (list, tuple)) and classes:
+            self.num_classes = self.num_classes or len(classes)
+            self.class_names = self.class_names or tuple(str(c) for c in classes)
         self.source = f"{self.source} (inferred from its {split} split: input {self.input_key!r}, label {self.label_key!r})"
         self._inferred = True
 

@@ -34,10 +34,10 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from latent_probe.artifacts.writer import MomentWriter, is_complete, moment_dir, read_manifest
 from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probing.activations import Activations, sample_activations
-from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec
+from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec, declared_classes
 from latent_probe.probing.dry_run import DryRun, dry_run
 from latent_probe.probing.layers import module_paths, resolve_layers
-from latent_probe.probing.moments import epoch_moment
+from latent_probe.probing.moments import check_moment_names, check_moments, epoch_moment, model_phases
 from latent_probe.probing.pass_rows import rows_per_pass
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import any_rank
@@ -94,10 +94,11 @@ class Probe(Callback):
             check_range("batch_size", batch_size, minimum=1)
         if max_samples is not None:
             check_range("max_samples", max_samples, minimum=1)
+        check_range("seed", seed, minimum=0, maximum=2**32 - 1)  # what torch's generators and scikit-learn both take
         require_choice("split", split, SPLITS)
         self.layer_patterns = list(layers) if layers is not None else None
         self.split, self.max_samples, self.every_n_epochs = split, max_samples, every_n_epochs
-        self.moments, self.strict, self.batch_size, self.seed = list(moments), strict, batch_size, seed
+        self.moments, self.strict, self.batch_size, self.seed = check_moment_names(moments), strict, batch_size, seed
         self.name = name or snake_case(type(self).__name__)
         if not re.fullmatch(r"[A-Za-z0-9_.=-]+", self.name) or self.name in (".", ".."):
             raise ConfigError(f"probe name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.', '=')")
@@ -196,8 +197,9 @@ class Probe(Callback):
                 self._prepare_waiting(trainer, pl_module, spec)
 
     def _prepare_waiting(self, trainer: pl.Trainer, pl_module: pl.LightningModule, spec: DataSpec | None = None) -> None:
-        waiting = [p for p in trainer.callbacks if isinstance(p, Probe) and p.spec is None]
-        prepare_probes(waiting, pl_module, spec or build_data_spec(trainer=trainer))
+        probes = [p for p in trainer.callbacks if isinstance(p, Probe)]
+        check_unique_names(probes)  # those prepared earlier too: one name, one folder
+        prepare_probes([p for p in probes if p.spec is None], pl_module, spec or build_data_spec(trainer=trainer))
 
     # ----- when to fire --------------------------------------------------------------------
     def due_at(self, trainer: pl.Trainer, when: str) -> bool:
@@ -325,7 +327,13 @@ def prepare_probes(probes: Sequence[Probe], pl_module: pl.LightningModule, spec:
     Any problem is a ``ConfigError`` naming the probe, raised before training (and, from the CLI,
     before any run folder exists).
     """
+    check_unique_names(probes)
+    phases = model_phases(pl_module)
+    for probe in probes:
+        with _naming(probe):
+            check_moments(probe.moments, phases, type(pl_module).__name__)
     spec.ensure_known()
+    spec.check_class_names(declared_classes(pl_module), type(pl_module).__name__)
     for probe in probes:
         with _naming(probe):
             probe.resolve(pl_module)
@@ -341,6 +349,19 @@ def prepare_probes(probes: Sequence[Probe], pl_module: pl.LightningModule, spec:
                 if len(spec.dataset(split)) == 0:  # type: ignore[arg-type]
                     raise ConfigError(f"the {split!r} split of {spec.source} has no samples")
             probe.prepare(spec, pl_module, run)
+
+
+def check_unique_names(probes: Sequence[Probe]) -> None:
+    """Raise when two probes share a name: they would write into one folder and one checkpoint entry."""
+    seen: dict[str, Probe] = {}
+    for probe in probes:
+        if probe.name in seen:
+            raise ConfigError(
+                f"two probes are named {probe.name!r} ({type(seen[probe.name]).__name__} and {type(probe).__name__}): both "
+                f"would write probes/{probe.name}/, so one would silently lose its artifacts. HINT: set `name:` on one of them, "
+                f"e.g. name: {probe.name}_2"
+            )
+        seen[probe.name] = probe
 
 
 class _naming:
