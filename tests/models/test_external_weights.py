@@ -1,14 +1,20 @@
 """External MLP weights (W1, b1, ... in the y = x·W + b layout): round trips and clean errors, never unpickling."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 import safetensors.numpy
 import torch
+from helpers.bombs import npz_bomb, npz_header_lie, safetensors_file
 from helpers.mnist_files import fake_mnist_args
 from helpers.paths import CONFIGS
 
 from latent_probe.errors import ConfigError, UnknownNameError
 from latent_probe.models import MLPClassifier
+from latent_probe.models.archives import SizeLimit, model_limit
+from latent_probe.models.weights import check_finite, read_tensors, shape_mismatches
 
 
 def seed_layout_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -102,3 +108,70 @@ def test_pretrained_weights_are_tested_through_the_cli(run_cli, tmp_path, fake_m
                      *fake_mnist_args(fake_mnist))
     assert result.code == 0, result.err
     assert "test/acc" in result.out
+
+
+def test_a_folder_or_a_fifo_is_said_to_be_one_not_missing(tmp_path):
+    (tmp_path / "folder.npz").mkdir()
+    os.mkfifo(tmp_path / "fifo.npz")
+    with pytest.raises(ConfigError, match=r"weights file '.*folder\.npz' is a directory, not a file"):
+        MLPClassifier(weights=str(tmp_path / "folder.npz"))
+    with pytest.raises(ConfigError, match=r"weights file '.*fifo\.npz' is not a regular file \(a FIFO\)"):
+        MLPClassifier(weights=str(tmp_path / "fifo.npz"))  # would block forever if it were opened for reading
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_weights_of_nan_or_inf_are_refused(tmp_path, suffix, value):
+    arrays = seed_layout_arrays()
+    arrays["b2"][3] = value
+    path = tmp_path / f"diverged{suffix}"
+    if suffix == ".npz":
+        np.savez(path, **arrays)
+    else:
+        safetensors.numpy.save_file(arrays, path)
+    with pytest.raises(ConfigError, match=r"holds NaN or infinite values in \['b2'\] \(1 of 6 tensors\)"):
+        MLPClassifier(weights=str(path))
+
+
+def test_an_npy_header_declaring_more_than_its_member_is_refused_before_numpy_allocates(tmp_path):
+    path = npz_header_lie(tmp_path / "lie.npz", shape=(2**40,))  # 4 TiB of float32 declared, 16 bytes held
+    with pytest.raises(ConfigError, match=r"member 'W1\.npy' declares shape \(1099511627776,\) of float32 \(4,096\.0 GiB\)"):
+        read_tensors(path)
+
+
+def test_a_weights_file_larger_than_the_model_allows_is_refused_before_reading(tmp_path):
+    np.savez_compressed(tmp_path / "zeros.npz", W1=np.zeros(2**20, np.float32))  # 4 MiB, a few KB on disk
+    limit = model_limit([torch.zeros(10)], "a tiny model")
+    assert limit.bytes == 4 * 40 + 64 * 2**20
+    read_tensors(tmp_path / "zeros.npz", limit)  # under the cap: read
+    with pytest.raises(ConfigError, match=r"would take 4\.0 MiB once read .* over the cap of 1\.0 MiB \(test cap\)"):
+        read_tensors(tmp_path / "zeros.npz", SizeLimit(2**20, "test cap"))
+
+
+def test_a_real_zip_bomb_is_refused_by_its_declared_size(tmp_path):
+    bomb = npz_bomb(tmp_path / "bomb.npz", size=512 * 2**20)  # 512 MiB of zeros in ~0.5 MB
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(ConfigError, match=r"would take 512\.0 MiB once read .* over the cap of 64\.\d MiB .*the dense layers"):
+        MLPClassifier(weights=str(bomb))
+
+
+def test_safetensors_headers_are_checked_against_the_file(tmp_path):
+    header = json.dumps({"W1": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    with pytest.raises(ConfigError, match=r"header declares 4,096 bytes, the file holds"):
+        read_tensors(safetensors_file(tmp_path / "long.safetensors", header, bytes(16), declared=4096))
+    with pytest.raises(ConfigError, match=r"tensor 'W1' has data_offsets \[0, 16\] outside the file's 8 data bytes"):
+        read_tensors(safetensors_file(tmp_path / "short.safetensors", header, bytes(8)))
+    with pytest.raises(ConfigError, match=r"its header is not JSON \(RecursionError\)"):
+        read_tensors(safetensors_file(tmp_path / "deep.safetensors", b"[" * 100_000 + b"]" * 100_000))
+
+
+def test_check_finite_keeps_a_mask_of_minus_inf_the_model_holds_itself():
+    model_state = {"mask": torch.tensor([0.0, float("-inf")]), "w": torch.zeros(2)}
+    check_finite({"mask": torch.tensor([0.0, float("-inf")]), "w": torch.ones(2)}, model_state, "weights")
+    with pytest.raises(ConfigError, match=r"weights holds NaN or infinite values in \['w'\]"):
+        check_finite({"mask": model_state["mask"], "w": torch.tensor([1.0, float("nan")])}, model_state, "weights")
+
+
+def test_shape_mismatches_name_both_shapes():
+    assert shape_mismatches({"a": torch.zeros(4, 2), "b": torch.zeros(1)}, {"a": torch.zeros(3, 2), "b": torch.zeros(1)}) == [
+        "a (4, 2) vs (3, 2)"]

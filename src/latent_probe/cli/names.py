@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from latent_probe.cli.config_files import limited_yaml, parse_config, read_config_text
+from latent_probe.cli.config_files import limited_yaml, option_yaml, parse_config, read_config_text
+from latent_probe.cli.numbers import check_plain_number
 from latent_probe.cli.probe_options import fold_probe_options
 from latent_probe.errors import ConfigError, UnknownNameError
 from latent_probe.registry import DATAMODULES, MODELS, PROBES, Registry
@@ -23,8 +24,15 @@ def import_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def is_class_name(text: str) -> bool:
+    """A registered name or a dotted import path: identifiers joined by single dots (not ``.x``, ``x.``, ``a..b``)."""
+    return all(part.isidentifier() for part in text.split("."))
+
+
 def _importable(path: str) -> bool:
     module_name, _, attr = path.rpartition(".")
+    if not is_class_name(path):  # importlib raises TypeError/ValueError on relative or empty names instead of answering
+        return False
     try:
         return hasattr(importlib.import_module(module_name), attr)
     except ImportError:
@@ -49,6 +57,19 @@ def _resolve_spec(registry: Registry, spec: Any) -> Any:
     return spec
 
 
+def check_class_paths(config: Any, label: str) -> None:
+    """Raise ``ConfigError`` at the first ``class_path`` anywhere in ``config`` (callbacks, loggers too) that is not a class name."""
+    stack: list[tuple[str, Any]] = [("", config)]
+    while stack:  # a loop, not recursion: aliases may share values, and the size is already bounded by limited_yaml
+        path, value = stack.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        name = value.get("class_path") if isinstance(value, dict) else None
+        if isinstance(name, str) and not is_class_name(name):
+            raise ConfigError(f"{label}: {path + '.' if path else ''}class_path {name!r} is not a class name; give a registered "
+                              "name or an import path such as package.module.Class")
+        stack.extend((f"{path}.{key}" if path else str(key), item) for key, item in items)
+
+
 def resolve_config_names(config: Any) -> Any:
     """Rewrite the ``model``, ``data`` and ``probes`` entries of a config dict to import paths."""
     if not isinstance(config, dict):
@@ -67,8 +88,10 @@ def resolve_config_names(config: Any) -> Any:
 
 
 def load_config_file(path: str) -> Any:
-    """Read a YAML config file with limits (size, depth, aliases, UTF-8, a mapping); every problem is one line."""
-    return parse_config(read_config_text(path), path)
+    """Read a YAML config file with limits (size, depth, aliases, numbers, UTF-8, a mapping); every problem is one line."""
+    config = parse_config(read_config_text(path), path)
+    check_class_paths(config, f"config {path!r}")
+    return config
 
 
 def _option_value(argv: list[str], i: int) -> tuple[str, str | None, int]:
@@ -94,21 +117,36 @@ def resolve_argv_names(argv: Iterable[str]) -> list[str]:
         if key in ("--config", "-c"):
             resolve_config_names(load_config_file(value))
         elif key == "--probes":
-            resolved = json.dumps(resolve_config_names({"probes": _load_option(key, value)})["probes"], ensure_ascii=False)
+            resolved = json.dumps(resolve_config_names({"probes": option_yaml(key, value)})["probes"], ensure_ascii=False)
             argv[at] = f"{key}={resolved}" if at == i else resolved
-        elif key in component_options and not value.lstrip().startswith(("{", "[")) and not value.endswith((".yaml", ".yml")):
-            resolved = resolve_name(component_options[key], value)
-            argv[at] = f"{key}={resolved}" if at == i else resolved
+        elif key in component_options:
+            _resolve_component(argv, i, at, key, value, component_options[key])
+        elif key.startswith("--"):
+            check_option_value(key, value)
     return argv
 
 
-def _load_option(key: str, value: str) -> Any:
+def _resolve_component(argv: list[str], i: int, at: int, key: str, value: str, registry: Registry) -> None:
+    """Check ``--model``/``--data`` (a name, an inline mapping or a YAML file) and write its names as import paths."""
+    if value.endswith((".yaml", ".yml")):  # jsonargparse reads the file itself: check it here, before the parser does
+        _resolve_spec(registry, load_config_file(value))
+        return
+    spec = option_yaml(key, value) if value.lstrip().startswith(("{", "[")) else value
+    check_class_paths(spec, key)
+    resolved = _resolve_spec(registry, spec)
+    text = resolved if isinstance(resolved, str) else json.dumps(resolved, ensure_ascii=False)
+    argv[at] = f"{key}={text}" if at == i else text
+
+
+def check_option_value(key: str, value: str) -> None:
+    """Check an option's value as jsonargparse will read it: a plain number, else YAML (depth, size, numbers, class paths)."""
+    check_plain_number(value, key)
     try:
-        return limited_yaml(value, key)
+        check_class_paths(limited_yaml(value, key), key)
     except yaml.YAMLError:
-        raise ConfigError(f"{key}: not a valid YAML/JSON value: {value!r}") from None
+        pass  # not YAML: jsonargparse keeps it a string
 
 
 def yaml_loader_resolving_names(text: str) -> Any:
     """jsonargparse loader (config files and option values): limited safe YAML, registered names rewritten to import paths."""
-    return resolve_config_names(limited_yaml(text, "given"))
+    return resolve_config_names(limited_yaml(text, "a value given"))

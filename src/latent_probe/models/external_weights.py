@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from latent_probe.errors import ConfigError, require_choice
-from latent_probe.models.weights import read_tensors
+from latent_probe.models.archives import SizeLimit, model_limit
+from latent_probe.models.weights import check_finite, read_tensors
 
 FORMATS = (".npz", ".safetensors")
 
@@ -31,10 +32,10 @@ def weight_format(path: str | os.PathLike) -> str:
     return suffix
 
 
-def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_arrays(path: str | os.PathLike, limit: SizeLimit | None = None) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` or ``.safetensors`` file, by key (read by the generic ``weights.read_tensors``)."""
     weight_format(path)
-    return {key: tensor.numpy() for key, tensor in read_tensors(path).items()}
+    return {key: tensor.numpy() for key, tensor in read_tensors(path, limit).items()}
 
 
 def write_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -83,8 +84,9 @@ def check_arrays(arrays: dict[str, np.ndarray], linears: Sequence[nn.Linear], so
 
 def load_dense_weights(linears: Sequence[nn.Linear], path: str | os.PathLike) -> None:
     """Copy ``W{i}``/``b{i}`` of the file at ``path`` into ``linears[i - 1]``, after checking every key and shape."""
-    arrays = read_arrays(path)
+    arrays = read_arrays(path, model_limit([p for linear in linears for p in linear.parameters()], "the dense layers"))
     check_arrays(arrays, linears, str(path))
+    check_finite({key: torch.from_numpy(value) for key, value in arrays.items()}, {}, f"weights file {str(path)!r}")
     with torch.no_grad():
         for i, linear in enumerate(linears, start=1):
             linear.weight.copy_(torch.from_numpy(np.asarray(arrays[f"W{i}"], dtype=np.float32)).t())
