@@ -83,14 +83,21 @@ def test_sigterm_mid_epoch_then_resume_equals_uninterrupted(tmp_path, uninterrup
     assert final_values(run) == final_values(uninterrupted)
 
 
-def kill_during_write_then_resume(tmp_path, file_name):
-    """Kill a run while it writes ``file_name`` in epoch 1, resume it; returns the resumed run."""
+def kill_during_write_then_resume(tmp_path, file_name, signal_name="SIGKILL"):
+    """Kill (or signal) a run while it writes ``file_name`` in epoch 1, resume it; returns the resumed run."""
     broken = tmp_path / "broken"
     broken.mkdir()
-    killer = {"class_path": "helpers.probe_models.KillDuringWrite", "init_args": {"epoch": 1, "file_name": file_name}}
-    assert fit(broken, DUMP, killer).returncode == -signal.SIGKILL
+    killer = {"class_path": "helpers.probe_models.KillDuringWrite",
+              "init_args": {"epoch": 1, "file_name": file_name, "signal_name": signal_name}}
+    stopped = fit(broken, DUMP, killer)
     run = latest_run(broken, "quickstart")
-    assert list(run.rglob(f".{file_name}.*.tmp")), "the kill must leave a half-written temp file behind"
+    if signal_name == "SIGKILL":
+        assert stopped.returncode == -signal.SIGKILL
+        assert list(run.rglob(f".{file_name}.*.tmp")), "the kill must leave a half-written temp file behind"
+    else:
+        assert stopped.returncode == 128 + getattr(signal, signal_name), stopped.stderr[-3000:]
+        lines = [line for line in stopped.stderr.splitlines() if line.startswith("latent-probe:")]
+        assert len(lines) == 1 and "--ckpt_path last" in lines[0] and "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
     resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     return run
@@ -117,6 +124,12 @@ def test_kill_during_an_artifact_write_then_resume_equals_uninterrupted(tmp_path
 
 def test_kill_during_a_checkpoint_write_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
     assert_same_run(uninterrupted, kill_during_write_then_resume(tmp_path, "last.ckpt"))
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("file_name", ["embeddings.npz", "last.ckpt"])
+def test_interrupt_during_a_write_then_resume_equals_uninterrupted(signal_name, file_name, tmp_path, uninterrupted):
+    assert_same_run(uninterrupted, kill_during_write_then_resume(tmp_path, file_name, signal_name))
 
 
 def test_resume_without_a_previous_run_is_a_clean_error(tmp_path):
@@ -233,3 +246,29 @@ def test_a_forged_best_k_models_entry_is_never_deleted(killed, tmp_path):
     resumed = fit(broken, DUMP, extra=["--ckpt_path", "last"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_interrupt_at_setup_is_one_line_and_leaves_no_run_folder(signal_name, tmp_path):
+    done = fit(tmp_path, {"class_path": "helpers.probe_models.SignalAtSetup", "init_args": {"signal_name": signal_name}})
+    assert done.returncode == 128 + getattr(signal, signal_name), done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("latent-probe:")]
+    assert len(lines) == 1 and "run the same command again" in lines[0] and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_while_fit_end_is_written_then_resume_redoes_it(tmp_path, uninterrupted):
+    at_fit_end = {**DUMP, "init_args": {**DUMP["init_args"], "every_n_epochs": 0}}
+    killer = {"class_path": "helpers.probe_models.KillDuringWrite",
+              "init_args": {"epoch": 3, "file_name": "embeddings.npz", "signal_name": "SIGINT"}}
+    stopped = fit(tmp_path, at_fit_end, killer)
+    assert stopped.returncode == 128 + signal.SIGINT, stopped.stderr[-3000:]
+    run = latest_run(tmp_path, "quickstart")
+    assert not is_complete(run / "probes" / "embedding_dumper" / "fit_end")
+    resumed = fit(tmp_path, at_fit_end, extra=["--ckpt_path", "last"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    fit_end = run / "probes" / "embedding_dumper" / "fit_end"
+    assert is_complete(fit_end)
+    with np.load(uninterrupted / "probes/embedding_dumper/fit_end/embeddings.npz") as one, \
+            np.load(fit_end / "embeddings.npz") as two:
+        np.testing.assert_allclose(two["net.hidden_act1"], one["net.hidden_act1"], atol=1e-6)

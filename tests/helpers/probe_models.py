@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from latent_probe.errors import ConfigError
 from latent_probe.models import ClassifierModule
 from latent_probe.probes import Probe
 
@@ -75,15 +76,15 @@ class TermAtStep(Probe):
 
 
 class KillDuringWrite(Probe):
-    """SIGKILLs its process in the middle of writing a file named ``file_name`` during epoch ``epoch``.
+    """SIGKILLs (or signals) its process in the middle of writing a file named ``file_name`` during epoch ``epoch``.
 
     The kill comes after the data went into the atomic writer's temp file and before the rename, the moment a
     power cut or an OOM killer does the most harm.
     """
 
-    def __init__(self, epoch: int = 1, file_name: str = "last.ckpt") -> None:
+    def __init__(self, epoch: int = 1, file_name: str = "last.ckpt", signal_name: str = "SIGKILL") -> None:
         super().__init__(moments=[])
-        self.epoch, self.file_name = epoch, file_name
+        self.epoch, self.file_name, self.signal = epoch, file_name, getattr(signal, signal_name)
 
     def on_train_epoch_start(self, trainer, pl_module):
         """From this epoch on, die inside the fsync of the named file's temp file."""
@@ -93,7 +94,35 @@ class KillDuringWrite(Probe):
 
         def fsync_or_die(fd):
             if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(name):
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.fsync = fsync  # signal once: SIGINT and SIGTERM let the process go on to handle them
+                os.kill(os.getpid(), self.signal)
             fsync(fd)
 
         os.fsync = fsync_or_die
+
+
+class SignalAtSetup(Probe):
+    """Sends itself a signal while probes are checked at setup, before any trainer or run folder exists."""
+
+    reads_activations = False
+
+    def __init__(self, signal_name: str = "SIGTERM") -> None:
+        super().__init__(moments=[])
+        self.signal = getattr(signal, signal_name)
+
+    def check(self, spec, pl_module, run):
+        """Signal once, as a user pressing Ctrl-C (or a scheduler) during setup."""
+        os.kill(os.getpid(), self.signal)
+
+
+class FailAtTrainStart(Probe):
+    """Raises a user error once training starts: a problem found after the trainer made the run folder."""
+
+    reads_activations = False
+
+    def __init__(self) -> None:
+        super().__init__(moments=[])
+
+    def on_train_start(self, trainer, pl_module):
+        """Fail as data that contradicts the config would, at its first batch."""
+        raise ConfigError("the data contradicts the config (raised by the test)")

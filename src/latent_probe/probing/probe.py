@@ -69,6 +69,8 @@ class Probe(Callback):
             (``null``: keep all). What was done to each layer is recorded in the moment's ``manifest.json``.
     """
 
+    writing: str | None = None  # the moment being fired (an interrupt's checkpoint records it)
+    interrupted: str | None = None  # restored from such a checkpoint: redone before training goes on
     reads_activations: ClassVar[bool] = True  # False for probes that read weights only (no setup forward pass)
     needs_labels: ClassVar[bool] = False  # True: setup fails when the data has no labels
     skip_unreadable_defaults: ClassVar[bool] = True  # default layers called twice (or giving no tensor) are skipped, not errors
@@ -213,13 +215,24 @@ class Probe(Callback):
     def _fires_after_epoch(self, epoch: int) -> bool:
         return bool(self.every_n_epochs) and (epoch + 1) % self.every_n_epochs == 0
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Redo the moment an interrupt (Ctrl-C, SIGTERM) stopped while it was written, with the restored weights."""
+        self._redo_interrupted(trainer, pl_module)
+
+    def _redo_interrupted(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The interrupt's checkpoint was saved during that firing: its weights and step are the moment's own.
+        moment, self.interrupted = self.interrupted, None
+        if moment:
+            self.fire(trainer, pl_module, moment)
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Fire every ``every_n_epochs`` epochs."""
         if self._fires_after_epoch(trainer.current_epoch):
             self.fire(trainer, pl_module, epoch_moment(trainer.current_epoch))
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Fire at ``fit_end`` if asked."""
+        """Fire at ``fit_end`` if asked (after an interrupted moment a resumed run had no epoch left to redo)."""
+        self._redo_interrupted(trainer, pl_module)
         if "fit_end" in self.moments:
             self.fire(trainer, pl_module, "fit_end")
 
@@ -249,12 +262,14 @@ class Probe(Callback):
         return f"{type(self).__qualname__}[{self.name}]"
 
     def state_dict(self) -> dict[str, Any]:
-        """The moments already fired and the probe's own history (``extra_state``)."""
-        return {"fired": list(self.fired), **self.extra_state()}
+        """The moments already fired, the one being written (saved by an interrupt) and the probe's own history."""
+        return {"fired": list(self.fired), "interrupted": self.writing, **self.extra_state()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned (on resume)."""
         self.fired = list(state_dict.get("fired", []))
+        interrupted = state_dict.get("interrupted")
+        self.interrupted = interrupted if isinstance(interrupted, str) else None
         self.load_extra_state(state_dict)
 
     # ----- the firing protocol -------------------------------------------------------------
@@ -264,8 +279,11 @@ class Probe(Callback):
         # A resumed run redoes the epoch it was killed in: a moment already written completely, at this same training
         # step, stays as it was. One written at another step (a finished run trained further: fit_end) is redone.
         folder = moment_dir(log_dir, self.name, when)
-        if trainer.strategy.broadcast(is_complete(folder) and read_manifest(folder).get("step") == trainer.global_step):
+        if trainer.strategy.broadcast(is_complete(folder, run=log_dir)
+                                      and read_manifest(folder, run=log_dir).get("step") == trainer.global_step):
             return
+        # Left set if an interrupt (a BaseException) stops this firing: the interrupt's checkpoint then names it.
+        self.writing = when
         result, error = None, None
         try:
             if self.spec is None:
@@ -295,6 +313,7 @@ class Probe(Callback):
             except Exception as caught:  # noqa: BLE001
                 error = caught
         failed = any_rank(trainer.strategy, error is not None, pl_module.device)
+        self.writing = None
         if failed:
             self._fail(when, error)
         elif when not in self.fired:
