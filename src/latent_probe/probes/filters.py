@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from latent_probe.artifacts.files import safe_name
-from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
 from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_path
 from latent_probe.registry import register_probe
 from latent_probe.viz.tiles import SCALINGS, auto_zoom, tile_grid
@@ -104,6 +104,18 @@ class FilterTiler(Probe):
                 check_kernels(path, weight)
             elif not self.compose or path == self.layers[0]:
                 self._check_fits_image(path, weight, spec)
+        units = [weights[-1].shape[0]] if self.compose else [weight.shape[0] for weight in weights]
+        for count, weight in zip(units, weights):
+            self._check_picture(count, weight.shape[-2:] if weight.dim() == 4 else self.tile_shape[1:])
+
+    def _check_picture(self, units: int, tile: Sequence[int]) -> None:
+        """Refuse ``zoom``, ``spacing`` (and ``tiles_per_row``) that would make a picture larger than memory holds."""
+        count = min(units, self.max_tiles)
+        zoom = self.zoom or auto_zoom(*tile)
+        columns, rows = min(count, self.tiles_per_row), math.ceil(count / self.tiles_per_row)
+        height, width = (n * (side * zoom + self.spacing) + self.spacing for n, side in ((rows, tile[0]), (columns, tile[1])))
+        check_memory("zoom", f"{zoom} with spacing {self.spacing} ({count} tiles of {tile[0]}x{tile[1]})",
+                     height * width * 3 * 4, f"one picture of {width:,} x {height:,} pixels")  # RGB float32, as tile_grid makes it
 
     def _check_chain(self, weights: list[torch.Tensor]) -> None:
         if any(w.dim() != 2 for w in weights):

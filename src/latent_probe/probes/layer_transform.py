@@ -11,12 +11,15 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from latent_probe.errors import ConfigError, check_range
+from latent_probe.errors import ConfigError, check_memory, check_range
 from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_path, recorded_outputs
 from latent_probe.registry import register_probe
-from latent_probe.viz.steps import Boundary, Step, animation_frames, square_limits, steps_figure
+from latent_probe.viz.steps import DPI, Boundary, Step, animation_frames, square_limits, steps_figure
 
 INPUT, LABEL, INDEX = "input", "label", "index"
+GIF_FRAME_BYTES = round(4.4 * DPI) * round(4.7 * DPI) * 4  # one frame of animation_frames (4.4 x 4.7 in): RGB, then its palette copy
+BOUNDARY_POINT_BYTES = 5 * 4  # per grid point: x and y, their flipped copy, the output (float32)
+MAX_FRAME_MS = 655_350  # a GIF keeps a frame's duration in centiseconds, in 16 bits
 
 
 @dataclass
@@ -70,11 +73,16 @@ class LayerTransformRecorder(Probe):
         super().__init__(**kwargs)
         check_range("frames_per_step", frames_per_step, minimum=1)
         check_range("hold", hold, minimum=0)
-        check_range("frame_ms", frame_ms, minimum=10)
+        check_range("frame_ms", frame_ms, minimum=10, maximum=MAX_FRAME_MS)
         check_range("boundary_resolution", boundary_resolution, minimum=2)
+        check_memory("boundary_resolution", boundary_resolution, boundary_resolution**2 * BOUNDARY_POINT_BYTES,
+                     "the decision-boundary grid")
+        if boundary_level is not None:
+            check_range("boundary_level", boundary_level)
         self.gif, self.frames_per_step, self.hold, self.frame_ms = gif, frames_per_step, hold, frame_ms
         self.boundary_resolution, self.boundary_level = boundary_resolution, boundary_level
         self.kinds: dict[str, str] = {}
+        self._check_gif(steps=2)  # the fewest steps there can be (the input and one module); the real count at setup
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
         """Every leaf module (those the forward pass does not call are dropped at setup)."""
@@ -87,6 +95,15 @@ class LayerTransformRecorder(Probe):
         self.layers = run.called_in_order(self.layers) if run is not None else self.layers
         modules = dict(pl_module.named_modules())
         self.kinds = {layer: type(modules[module_path(layer)]).__name__ for layer in self.layers}
+        self._check_gif(steps=len(self.layers) + 1)
+
+    def _check_gif(self, steps: int) -> None:
+        """Refuse ``frames_per_step`` and ``hold`` that would make a GIF of more frames than memory holds."""
+        if not self.gif:
+            return
+        frames = steps * (1 + self.hold) + (steps - 1) * (self.frames_per_step - 1)  # as viz.steps.frame_schedule counts
+        check_memory("frames_per_step", f"{self.frames_per_step} with hold {self.hold} ({frames:,} frames of {steps} steps)",
+                     frames * GIF_FRAME_BYTES, "the GIF")
 
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> TransformResult:
         """Every step's points on the probe's samples (gathered by index), and the decision boundary if drawable."""

@@ -3,6 +3,7 @@ one map per node, for a white image, data images and image files."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 
 from latent_probe.artifacts.files import safe_name
-from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
 from latent_probe.probes.influence.image_files import read_image
 from latent_probe.probes.influence.maps import MODES, influence_maps
 from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
@@ -27,6 +28,7 @@ MEANINGS = {
     "ablation": "f(input) − f(input with pixel p from the reference)",
     "integrated_gradients": "integrated gradients (a map sums to f(input) − f(reference))",
 }
+MAX_IG_STEPS = 10_000  # the path integral settles long before (20-300 is usual); more is hours of passes per node
 
 
 @dataclass
@@ -108,7 +110,8 @@ class InfluenceMapper(Probe):
         require_choice("mode", mode, MODES)
         for name, value in (("n_images", n_images), ("chunk_size", chunk_size), ("ig_steps", ig_steps), ("max_tiles", max_tiles)):
             if value is not None:
-                check_range(name, value, minimum=0 if name == "n_images" else 1)
+                check_range(name, value, minimum=0 if name == "n_images" else 1, maximum=MAX_IG_STEPS if name == "ig_steps" else None)
+        check_range("reference", reference, minimum=0, maximum=1)  # a pixel value, like the inputs' pixels
         if not (white or n_images or files):
             raise ConfigError("InfluenceMapper has no input to map: set white: true, n_images > 0 or files")
         self.mode, self.reference, self.white, self.n_images, self.per_class = mode, reference, white, n_images, per_class
@@ -126,8 +129,21 @@ class InfluenceMapper(Probe):
             raise ConfigError(f"InfluenceMapper maps pixels of one input tensor, but the model takes {spec.input_key}. "
                               "HINT: set data_spec.input_key to the image key")
         self.shape = spec.require_image_shape(self.name, self.image_shape)
+        self._check_memory(spec)
         for path in self.files:
             read_image(path, self.shape)
+
+    def _check_memory(self, spec: DataSpec) -> None:
+        """Refuse options whose maps, or whose passes (``chunk_size``), would take more memory than allowed."""
+        pixels = math.prod(self.shape) if self.mode == "integrated_gradients" else math.prod(self.shape[1:])
+        nodes = sum(math.prod(shape) for shape in self.layer_shapes.values())
+        images = min(self.n_images, self.max_samples or self.n_images, len(spec.dataset(self.split)))  # type: ignore[arg-type]
+        inputs = int(self.white) + images + len(self.files)
+        check_memory("n_images", f"{self.n_images} ({inputs} inputs x {nodes:,} nodes x {pixels:,} pixels)",
+                     inputs * nodes * pixels * 4, "the influence maps")
+        if self.chunk_size is not None:
+            row_bytes = (math.prod(self.shape) + nodes) * 4  # one single-pixel input and the chosen nodes' outputs
+            check_memory("chunk_size", self.chunk_size, self.chunk_size * row_bytes, "one pass's inputs and nodes")
 
     def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> InfluenceResult | None:
         """Every node's maps for every input, on global rank 0 (the work is the same on every rank)."""
