@@ -1,4 +1,5 @@
-"""Tiny files that declare huge contents: a PNG whose header claims any pixel size, an .npy header of any shape."""
+"""Tiny input files that declare huge contents: a PNG whose header claims any pixel size, an .npy header of any shape
+(the archives and checkpoints of the weights loaders are in ``helpers.bombs``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
-import numpy as np
+from helpers.bombs import npy_header
 from PIL import Image
 
 
@@ -24,6 +25,5 @@ def png_declaring(path: Path, width: int, height: int) -> Path:
 
 def npy_declaring(path: Path, shape: tuple[int, ...], descr: str = "<f4") -> Path:
     """An .npy file of a header alone, which declares an array of ``shape`` (float32 by default) and holds no data."""
-    with open(path, "wb") as stream:
-        np.lib.format.write_array_header_1_0(stream, {"descr": descr, "fortran_order": False, "shape": shape})
+    path.write_bytes(npy_header(shape, descr))
     return path
