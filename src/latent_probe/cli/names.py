@@ -13,6 +13,7 @@ from latent_probe.cli.config_files import limited_yaml, option_yaml, parse_confi
 from latent_probe.cli.numbers import check_plain_number
 from latent_probe.cli.probe_options import fold_probe_options
 from latent_probe.errors import ConfigError, UnknownNameError
+from latent_probe.models.regular_files import refuse_special
 from latent_probe.registry import DATAMODULES, MODELS, PROBES, Registry
 
 COMPONENT_KEYS: dict[str, Registry] = {"model": MODELS, "data": DATAMODULES, "probes": PROBES}
@@ -139,7 +140,9 @@ def _resolve_component(argv: list[str], i: int, at: int, key: str, value: str, r
 
 
 def check_option_value(key: str, value: str) -> None:
-    """Check an option's value as jsonargparse will read it: a plain number, else YAML (depth, size, numbers, class paths)."""
+    """Check an option's value as jsonargparse will read it: a plain number, else YAML (depth, size, numbers, class paths);
+    never a FIFO or device, which jsonargparse would open as a config file (``--trainer fifo.yaml`` waits forever)."""
+    refuse_special(value, key)
     check_plain_number(value, key)
     try:
         check_class_paths(limited_yaml(value, key), key)

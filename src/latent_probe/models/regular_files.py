@@ -26,6 +26,18 @@ def _problem(mode: int) -> str | None:
     return f"is not a regular file ({_SPECIAL.get(stat.S_IFMT(mode), 'a special file')})"
 
 
+def refuse_special(path: str, what: str) -> None:
+    """Raise ``ConfigError`` when ``path`` names a FIFO, device or socket (a reader would wait, or never end); a regular
+    file, a folder, or no file at all passes."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # nothing there, a name too long, a NUL in it: not a special file
+        return
+    problem = None if stat.S_ISDIR(mode) else _problem(mode)
+    if problem:
+        raise _refuse(what, path, problem)
+
+
 def _refuse(what: str, path: str, problem: str) -> ConfigError:
     return ConfigError(f"{what} {path!r} {problem}")
 
