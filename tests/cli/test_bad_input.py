@@ -171,8 +171,6 @@ def test_bad_input(case, run_cli, files, fake_mnist):
     assert not (files / "runs").exists() or not list((files / "runs").rglob("version_*")), "a rejected command left a run folder"
 
 
-@pytest.mark.xfail(strict=True, reason="Lightning's Trainer refuses two callbacks of one state_key (RuntimeError) before "
-                   "after_instantiate_classes: the CLI must call probing.probe.check_unique_names before it builds the Trainer")
 def test_two_probes_of_one_class_and_default_name(run_cli, tmp_path):
     result = run_cli("fit", *DIGITS, *probes(LINEAR, LINEAR))
     assert_clean_error(result, "two probes are named 'linear_probe'", "HINT: set `name:` on one of them")

@@ -20,7 +20,7 @@ def test_state_is_keyed_by_probe_name_and_round_trips():
     restored = LinearProbe(name="a")
     restored.load_state_dict(first.state_dict())
     assert restored.fired == ["epoch=0000"] and restored.history == {"epoch=0000": {"act": 0.5}}
-    assert EmbeddingDumper().state_dict() == {"fired": []}
+    assert EmbeddingDumper().state_dict() == {"fired": [], "interrupted": None}
 
 
 def test_linear_probe_history_goes_on_after_a_resume(run_cli, tmp_path):

@@ -37,6 +37,7 @@ from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
 from latent_probe.probing import DataSpecOverrides, Probe, build_data_spec, prepare_probes
+from latent_probe.probing.probe import check_unique_names
 
 PARSER_MODE = "latent_probe_yaml"
 DEFAULT_LOGGER = {
@@ -184,6 +185,7 @@ class LatentProbeCLI(LightningCLI):
         trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
         configured = list(trainer_config.get("callbacks") or [])
         probes = list(self._get(self.config_init, "probes", default=[]) or [])
+        check_unique_names(probes)  # before Lightning's own refusal of two callbacks with one state key (a traceback)
         defaults = [cb for cb in default_callbacks(trainer_config) if not any(isinstance(c, default_kind(cb)) for c in configured)]
         plugins = trainer_config.get("plugins")
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins is not None else []
