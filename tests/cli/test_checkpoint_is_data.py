@@ -114,7 +114,7 @@ def test_lightning_own_hparams_merge_is_never_reached(monkeypatch, trained, tmp_
 @pytest.mark.parametrize("model_class, config_class, expected", [
     ("subprocess.getoutput", "transformers.ViTConfig", "model_class 'subprocess.getoutput' must name a class of the transformers"),
     ("transformers.ViTForImageClassification", "os.system", "config_class 'os.system' must name a class of the transformers"),
-    ("transformers.ViTForImageClassification", "transformers.pipeline", "is not a transformers PretrainedConfig subclass"),
+    ("transformers.ViTForImageClassification", "transformers.pipeline", "config_class 'transformers.pipeline' is not a transformers"),
     ("transformers.ViTForImageClassification", "transformers._os", "must name a class of the transformers"),
     ("transformers.NoSuchModel", "transformers.ViTConfig", "transformers has no such class"),
 ])

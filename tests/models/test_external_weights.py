@@ -135,7 +135,7 @@ def test_weights_of_nan_or_inf_are_refused(tmp_path, suffix, value):
 
 def test_an_npy_header_declaring_more_than_its_member_is_refused_before_numpy_allocates(tmp_path):
     path = npz_header_lie(tmp_path / "lie.npz", shape=(2**40,))  # 4 TiB of float32 declared, 16 bytes held
-    with pytest.raises(ConfigError, match=r"member 'W1\.npy' declares shape \(1099511627776,\) of float32 \(4,096\.0 GiB\)"):
+    with pytest.raises(ConfigError, match=r"member 'W1\.npy' declares shape \(1099511627776,\) of float32 \(4 TiB\)"):
         read_tensors(path)
 
 
@@ -144,14 +144,14 @@ def test_a_weights_file_larger_than_the_model_allows_is_refused_before_reading(t
     limit = model_limit([torch.zeros(10)], "a tiny model")
     assert limit.bytes == 4 * 40 + 64 * 2**20
     read_tensors(tmp_path / "zeros.npz", limit)  # under the cap: read
-    with pytest.raises(ConfigError, match=r"would take 4\.0 MiB once read .* over the cap of 1\.0 MiB \(test cap\)"):
+    with pytest.raises(ConfigError, match=r"would take 4 MiB once read .* over the cap of 1 MiB \(test cap\)"):
         read_tensors(tmp_path / "zeros.npz", SizeLimit(2**20, "test cap"))
 
 
 def test_a_real_zip_bomb_is_refused_by_its_declared_size(tmp_path):
     bomb = npz_bomb(tmp_path / "bomb.npz", size=512 * 2**20)  # 512 MiB of zeros in ~0.5 MB
     assert bomb.stat().st_size < 2**20
-    with pytest.raises(ConfigError, match=r"would take 512\.0 MiB once read .* over the cap of 64\.\d MiB .*the dense layers"):
+    with pytest.raises(ConfigError, match=r"would take 512 MiB once read .* over the cap of 6\d MiB .*the dense layers"):
         MLPClassifier(weights=str(bomb))
 
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from latent_probe.errors import ConfigError
+from latent_probe.errors import ConfigError, format_bytes
 
 MiB = 2**20
 FILE_RATIO, FILE_FLOOR = 16, 256 * MiB  # torch and np.savez store members uncompressed: a real file expands ~1x
@@ -38,24 +38,17 @@ class SizeLimit:
     reason: str
 
 
-def size_text(n: int) -> str:
-    """``3.0 GiB``, ``12.5 MiB``, ``512 bytes``."""
-    for unit, scale in (("GiB", 2**30), ("MiB", MiB), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n} bytes"
-
-
 def file_limit(size: int) -> SizeLimit:
     """The cap when no model is known yet (a checkpoint is read before the model is built): 16x the file, >= 256 MiB."""
-    return SizeLimit(max(FILE_RATIO * size, FILE_FLOOR), f"{FILE_RATIO}x its {size_text(size)} on disk, at least {size_text(FILE_FLOOR)}")
+    return SizeLimit(max(FILE_RATIO * size, FILE_FLOOR),
+                     f"{FILE_RATIO}x its {format_bytes(size)} on disk, at least {format_bytes(FILE_FLOOR)}")
 
 
 def model_limit(tensors: Iterable[torch.Tensor], name: str) -> SizeLimit:
     """The cap for weights of a model: 4x its parameters and buffers, plus 64 MiB."""
     own = sum(tensor.numel() * tensor.element_size() for tensor in tensors)
     return SizeLimit(MODEL_FACTOR * own + MODEL_SLACK,
-                     f"{MODEL_FACTOR}x the {size_text(own)} of parameters and buffers of {name}, plus {size_text(MODEL_SLACK)}")
+                     f"{MODEL_FACTOR}x the {format_bytes(own)} of parameters and buffers of {name}, plus {format_bytes(MODEL_SLACK)}")
 
 
 def check_expansion(file: BinaryIO, suffix: str, what: str, limit: SizeLimit) -> None:
@@ -72,8 +65,8 @@ def check_expansion(file: BinaryIO, suffix: str, what: str, limit: SizeLimit) ->
 
 def _within(expanded: int, size: int, what: str, limit: SizeLimit) -> None:
     if expanded > limit.bytes:
-        raise ConfigError(f"{what} would take {size_text(expanded)} once read ({size_text(size)} on disk), over the cap of "
-                          f"{size_text(limit.bytes)} ({limit.reason}); refused before decompressing anything")
+        raise ConfigError(f"{what} would take {format_bytes(expanded)} once read ({format_bytes(size)} on disk), over the cap of "
+                          f"{format_bytes(limit.bytes)} ({limit.reason}); refused before decompressing anything")
 
 
 def _check_zip(file: BinaryIO, size: int, what: str, limit: SizeLimit, npy: bool) -> None:
@@ -101,8 +94,8 @@ def _check_npy_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, what: s
             raise ConfigError(f"{what}: member {member.filename!r} is not a .npy array ({str(error)[:120]})") from None
     declared = math.prod(shape) * dtype.itemsize
     if declared > member.file_size - header:
-        raise ConfigError(f"{what}: member {member.filename!r} declares shape {shape} of {dtype} ({size_text(declared)}) "
-                          f"but holds {size_text(member.file_size - header)}")
+        raise ConfigError(f"{what}: member {member.filename!r} declares shape {shape} of {dtype} ({format_bytes(declared)}) "
+                          f"but holds {format_bytes(member.file_size - header)}")
 
 
 def _safetensors_bytes(file: BinaryIO, size: int, what: str) -> int:
