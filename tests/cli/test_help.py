@@ -9,9 +9,9 @@ def test_top_level_help_lists_every_subcommand(run_cli):
     result = run_cli("--help", shrink=False)
     assert result.code == 0
     assert result.out.startswith("usage: latent-probe") and "attach probes that show what its layers learned" in result.out
-    for name in ("fit", "validate", "test", "predict", "probe", "list", "report"):
+    for name in ("fit", "validate", "test", "predict", "probe", "list", "report", "layers"):
         assert f"\n  {name} " in result.out, name
-    assert set(SUBCOMMANDS) == {"fit", "validate", "test", "predict", "probe", "list", "report"}
+    assert set(SUBCOMMANDS) == {"fit", "validate", "test", "predict", "probe", "list", "report", "layers"}
 
 
 def test_own_subcommands_have_help_and_lightning_ones_keep_theirs(run_cli):

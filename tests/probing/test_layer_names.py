@@ -10,7 +10,7 @@ from torch import nn
 
 from latent_probe.errors import ConfigError
 from latent_probe.probing import recorded_outputs, reduce_output, resolve_layers
-from latent_probe.probing.layers import split_part
+from latent_probe.probing.layers import named_exactly, split_part
 
 
 def tree() -> nn.Module:
@@ -70,3 +70,8 @@ def test_recorded_outputs_read_the_named_part_of_every_call():
     expected = r"part \[1\] of its output \(tuple of 2\) is a dict, not a tensor"
     with pytest.raises(TypeError, match=expected), recorded_outputs(model, ["pair[1]"]):
         model(torch.ones(2, 1))
+
+
+def test_names_given_exactly_are_told_from_patterns():
+    written = ["encoder.*", "head", "encoder.0[ 0 ]", r"re:encoder\.\d", "encoder.?"]
+    assert named_exactly(written) == {"head", "encoder.0[0]"}, "as resolve_layers writes them"

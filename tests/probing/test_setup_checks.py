@@ -102,3 +102,39 @@ def test_data_spec_key_overrides_what_is_inferred(run_cli, tmp_path):
     assert_one_line_before_training(result, tmp_path, "probe 'linear_probe' needs labels", "data_spec.label_key")
     result = run_cli("fit", *net(), *DICT_DATA, "--data_spec.input_key", "images", *probe_args("EmbeddingDumper", "encoder"))
     assert_one_line_before_training(result, tmp_path, "data_spec key 'images' is not in the data's items", "pixel_values")
+
+
+TIMM_VIT = ["--model", "Classifier", "--model.num_classes", "10", "--model.backbone.class_path",
+            "latent_probe.models.backbones.timm_model", "--model.backbone.init_args.name", "vit_tiny_patch16_224",
+            "--model.backbone.init_args.num_classes", "10", "--model.backbone.init_args.in_chans", "1",
+            "--model.backbone.init_args.options",
+            json.dumps({"img_size": 28, "patch_size": 7, "depth": 2, "embed_dim": 32, "num_heads": 2}),
+            "--data", "MNISTDataModule", "--experiment", "vit"]
+
+
+def vit_probes(*layers: str) -> list[str]:
+    return ["--probes", json.dumps([{"class_path": name, "init_args": {"layers": list(layers), "max_samples": 64, "strict": True}}
+                                    for name in ("EmbeddingDumper", "LinearProbe")])]
+
+
+def test_a_pattern_leaves_out_modules_never_called_and_the_manifest_says_so(run_cli, tmp_path, fake_mnist):
+    from helpers.mnist_files import fake_mnist_args
+
+    result = run_cli("fit", *TIMM_VIT, *fake_mnist_args(fake_mnist), *vit_probes("backbone.blocks.*"))
+    assert result.code == 0, result.err[-3000:]
+    skipped = ["backbone.blocks.0.attn.attn_drop", "backbone.blocks.1.attn.attn_drop"]  # fused attention never calls them
+    for probe in ("embedding_dumper", "linear_probe"):
+        written = json.loads((tmp_path / "runs" / "vit" / "version_0" / "probes" / probe / "fit_end" / "manifest.json").read_text())
+        assert [row["layer"] for row in written["left_out"]] == skipped
+        assert written["left_out"][0]["why"] == "never called by the forward pass; matched only by a pattern"
+        read = [row["layer"] for row in written["layers"]]
+        assert "backbone.blocks.1.mlp.fc2" in read and not set(skipped) & set(read)
+
+
+def test_a_name_given_exactly_must_still_be_called(run_cli, tmp_path, fake_mnist):
+    from helpers.mnist_files import fake_mnist_args
+
+    result = run_cli("fit", *TIMM_VIT, *fake_mnist_args(fake_mnist), *vit_probes("backbone.blocks.*", "backbone.blocks.0.attn.attn_drop"))
+    assert_one_line_before_training(result, tmp_path, "'backbone.blocks.0.attn.attn_drop' is never called")
+    result = run_cli("fit", *TIMM_VIT, *fake_mnist_args(fake_mnist), *vit_probes("backbone.blocks.*.attn_drop"))
+    assert_one_line_before_training(result, tmp_path, "match only modules the forward pass never calls")

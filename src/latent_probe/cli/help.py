@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "probe": "run the configured probes once on a model, no training (moment `probe`)",
     "list": "list registered models, datamodules and probes, plugins included: list [models|datamodules|probes]",
     "report": "(re)write a run's report.html: report RUN_DIR",
+    "layers": "list every module of a config's model: calls, output, the part a probe reads, which probes can read it",
 }
 DESCRIPTION = (
     "latent-probe: train any model from one config with PyTorch Lightning, and attach probes that show what its "
@@ -20,6 +21,10 @@ HELP_FLAGS = ("-h", "--help")
 OWN_USAGE = {
     "list": "usage: latent-probe list [models|datamodules|probes ...]\n\nList every registered component with the first line of its doc.",
     "report": "usage: latent-probe report RUN_DIR\n\nWrite RUN_DIR/report.html: the config, the final metrics and every probe artifact.",
+    "layers": "usage: latent-probe layers --config X.yaml [--json] [options of fit]\n\nBuild the config's model and data, run one "
+              "forward pass of 2 samples with every module hooked and list each module: its type, calls per pass, output, "
+              "the part a probe reads and which of the config's probes (all registered ones if it has none) can read it. "
+              "Nothing is trained, no run folder is made.",
 }
 
 
@@ -34,7 +39,7 @@ def help_text() -> str:
 
 
 def wants_help(argv: list[str]) -> str | None:
-    """The help text ``argv`` asks for (top level, or ``list``/``report``), else None (LightningCLI answers the rest)."""
+    """The help text ``argv`` asks for (top level, or ``list``/``report``/``layers``), else None (LightningCLI answers the rest)."""
     if not argv or argv[0] in HELP_FLAGS:
         return help_text()
     if argv[0] in OWN_USAGE and any(flag in argv[1:] for flag in HELP_FLAGS):

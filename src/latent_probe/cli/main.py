@@ -5,6 +5,7 @@ Example:
     $ latent-probe fit --config configs/toy_moons.yaml --model.depth 5 --trainer.max_epochs 30
     $ latent-probe probe --config configs/quickstart.yaml --ckpt_path runs/quickstart/version_0/checkpoints/last.ckpt
     $ latent-probe list probes
+    $ latent-probe layers --config configs/quickstart.yaml
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from latent_probe.artifacts.report import write_report
 from latent_probe.cli import interrupt
 from latent_probe.cli.argv_order import command_line_wins
 from latent_probe.cli.help import print_help, wants_help
+from latent_probe.cli.layers import print_layers
 from latent_probe.cli.lightning_cli import LatentProbeCLI
 from latent_probe.cli.listing import print_registered
 from latent_probe.cli.names import resolve_argv_names
@@ -102,6 +104,9 @@ def run_command(argv: list[str]) -> None:
             return
         if argv[:1] == ["report"]:
             print(write_report(report_argument(argv[1:])))
+            return
+        if argv[:1] == ["layers"]:
+            print_layers(argv[1:])
             return
         LatentProbeCLI(args=resolve_argv_names(command_line_wins(argv)))
     except SIGTERMException:

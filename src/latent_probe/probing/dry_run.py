@@ -2,13 +2,13 @@
 
 The pass tells, for each layer, how often the forward pass calls it, which part of its output a
 probe reads and that part's shape, in the order the layers are first called. Probes check these
-facts at setup, so a layer that is never called, called twice or gives no per-sample tensor is one
+facts at setup, so a layer named exactly but never called, called twice or giving no per-sample tensor is one
 ``latent-probe: error:`` line before any run folder exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -18,7 +18,7 @@ from latent_probe.errors import ConfigError
 from latent_probe.probing.batches import Batch, to_device
 from latent_probe.probing.data_spec import DataSpec
 from latent_probe.probing.hooks import eval_mode
-from latent_probe.probing.layers import reduce_output, split_part
+from latent_probe.probing.layers import output_kind, reduce_output, split_part
 
 DRY_RUN_SAMPLES = 2
 
@@ -31,11 +31,13 @@ class LayerCalls:
     part: str = ""  # the part read from a non-tensor output, e.g. "[0]" or "[last_hidden_state]"
     problem: str = ""  # why no tensor could be read, if so
     order: int = -1  # position of its first call among the hooked layers (-1: never called)
+    calls: int = 0  # how many times the forward pass called it
+    output: str = ""  # what its first call gave, e.g. "tensor (2, 16)" or "tuple of 2"
 
     @property
     def count(self) -> int:
         """How many times the layer was called."""
-        return len(self.shapes) + (1 if self.problem else 0)
+        return self.calls
 
 
 @dataclass
@@ -50,14 +52,19 @@ class DryRun:
         called = [layer for layer in layers if self.layers[layer].order >= 0]
         return sorted(called, key=lambda layer: self.layers[layer].order)
 
-    def problems(self, layers: Iterable[str], explicit: bool) -> list[str]:
-        """Why some layers cannot be read one row per sample: never called (when named), called twice, no tensor."""
+    def never_called(self, layers: Iterable[str]) -> list[str]:
+        """``layers`` the forward pass did not call."""
+        return [layer for layer in layers if self.layers[layer].count == 0]
+
+    def problems(self, layers: Iterable[str], named: Container[str]) -> list[str]:
+        """Why some layers cannot be read one row per sample: never called (an error for ``named`` layers only: a
+        pattern may match modules the forward pass skips), called twice, no tensor."""
         found = []
         for layer in layers:
             calls = self.layers[layer]
             if calls.problem:
                 found.append(f"layer {layer!r}: {calls.problem}")
-            elif calls.count == 0 and explicit:
+            elif calls.count == 0 and layer in named:
                 found.append(f"layer {layer!r} is never called by the model's forward pass")
             elif calls.count > 1:
                 found.append(f"layer {layer!r} is called {calls.count} times per forward pass (a probe reads one output per sample)")
@@ -83,6 +90,8 @@ def dry_run(model: nn.Module, spec: DataSpec, split: str, layers: Iterable[str])
             record = calls[layer]
             if record.order < 0:
                 record.order, seen[0] = seen[0], seen[0] + 1
+                record.output = output_kind(output)
+            record.calls += 1
             try:
                 tensor, record.part = reduce_output(output, part)
                 record.shapes.append(tuple(tensor.shape))

@@ -9,7 +9,9 @@ The one rule every probe follows:
   tensor** unless the layer names a part; the part used is recorded in every moment's ``manifest.json``;
 - patterns: fnmatch (``*``, ``?``, ``[...]``), where ``*`` crosses dots (``encoder.*`` also matches
   ``encoder.0.relu``); to match one level, write a regular expression after ``re:``
-  (``re:encoder\\.[^.]+``), matched against the whole path.
+  (``re:encoder\\.[^.]+``), matched against the whole path;
+- a module matched only by a pattern and never called by the forward pass (a timm ViT's ``attn_drop``
+  under fused attention) is left out, and the manifest says so; a name given exactly must be called.
 """
 
 from __future__ import annotations
@@ -76,6 +78,23 @@ def resolve_layers(model: nn.Module, patterns: Iterable[str]) -> list[str]:
     return sorted(chosen, key=lambda layer: order[module_path(layer)])
 
 
+def is_pattern(written: str) -> bool:
+    """Whether a layer entry is a pattern (``re:`` or fnmatch wildcards in its path) rather than one module's name."""
+    pattern = module_path(written)
+    return pattern.startswith(REGEX_PREFIX) or any(char in pattern for char in "*?[")
+
+
+def named_exactly(written: Iterable[str]) -> set[str]:
+    """The layers that entries name exactly, as ``resolve_layers`` writes them (such a layer must be called; a
+    module matched only by a pattern may be skipped by the forward pass)."""
+    named = set()
+    for entry in written:
+        if not is_pattern(entry):
+            path, part = split_part(entry)
+            named.add(path if part is None else f"{path}[{part}]")
+    return named
+
+
 def check_pattern(pattern: str) -> None:
     """A ``re:`` pattern must compile."""
     if pattern.startswith(REGEX_PREFIX):
@@ -119,6 +138,17 @@ def _part_of(output: Any, part: str | int) -> Any:
         return getattr(output, part)
     parts = ", ".join(str(k) for k in items) or "none"
     raise TypeError(f"its output ({describe(output)}) has no part [{part}]; parts: {parts}")
+
+
+def output_kind(output: Any) -> str:
+    """What a layer gives, for a table: ``tensor (2, 16)``, ``tuple of 2``, ``dict of 2``, ``ModelOutput of 2``."""
+    if isinstance(output, torch.Tensor):
+        return f"tensor {tuple(output.shape)}"
+    # Hugging Face outputs are named by their base class: the many subclass names say little about the layout.
+    kind = next((c.__name__ for c in type(output).__mro__ if c.__name__ == "ModelOutput"), None)
+    if kind is None:
+        kind = "dict" if isinstance(output, Mapping) else type(output).__name__
+    return f"{kind} of {len(output)}" if isinstance(output, (Mapping, tuple, list)) else kind
 
 
 def describe(output: Any) -> str:

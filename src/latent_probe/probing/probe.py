@@ -36,7 +36,7 @@ from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probing.activations import Activations, sample_activations
 from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec, declared_classes
 from latent_probe.probing.dry_run import DryRun, dry_run
-from latent_probe.probing.layers import module_paths, resolve_layers
+from latent_probe.probing.layers import module_paths, named_exactly, resolve_layers
 from latent_probe.probing.moments import check_moment_names, check_moments, epoch_moment, model_phases
 from latent_probe.probing.pass_rows import rows_per_pass
 from latent_probe.probing.pooling import Pooling
@@ -108,6 +108,7 @@ class Probe(Callback):
         self.layers: list[str] = []
         self.layer_parts: dict[str, str] = {}
         self.layer_shapes: dict[str, tuple[int, ...]] = {}
+        self.left_out: dict[str, str] = {}  # layer -> why the setup pass left it out (said in the manifest)
         self.spec: DataSpec | None = None
         self.standalone_moment: str | None = None  # set by `latent-probe probe`: fire once, at this moment
         self.fired: list[str] = []
@@ -175,20 +176,31 @@ class Probe(Callback):
     def prepare(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
         """Check the layers against the setup forward pass, then the probe's own needs; keep the spec."""
         if self.reads_activations and run is not None and self.layers:
-            explicit = self.layer_patterns is not None
-            problems = run.problems(self.layers, explicit)
-            if problems:
-                if explicit or not self.skip_unreadable_defaults:
-                    raise ConfigError(f"{problems[0]}. HINT: {LAYER_HINT}")
-                warnings.warn(f"probe {self.name!r} skips default layers it cannot read: {'; '.join(problems)}", stacklevel=2)
-            self.layers = [layer for layer in self.layers if run.layers[layer].count == 1 and not run.layers[layer].problem
-                           and run.layers[layer].shapes[0][:1] == (run.batch_size,)]
-            self.layer_parts = {layer: run.layers[layer].part for layer in self.layers}
-            self.layer_shapes = {layer: run.layers[layer].shapes[0][1:] for layer in self.layers}
+            self._check_layers(run)
         if self.needs_labels:
             spec.require_labels(self.name)
         self.check(spec, pl_module, run)
         self.spec = spec
+
+    def _check_layers(self, run: DryRun) -> None:
+        """Keep the layers the setup pass can read. A problem with a layer of ``layers`` is an error, except a module
+        matched only by a pattern and never called: it is left out, as default layers that cannot be read are."""
+        explicit = self.layer_patterns is not None
+        named = named_exactly(self.layer_patterns) if explicit else set()
+        why = "never called by the forward pass; " + ("matched only by a pattern" if explicit else "a default layer")
+        self.left_out = {layer: why for layer in run.never_called(self.layers) if layer not in named}
+        if explicit and len(self.left_out) == len(self.layers):
+            raise ConfigError(f"layers {self.layer_patterns} match only modules the forward pass never calls: "
+                              f"{', '.join(self.left_out)}. HINT: latent-probe layers --config ... lists the modules it calls")
+        problems = run.problems(self.layers, named)
+        if problems:
+            if explicit or not self.skip_unreadable_defaults:
+                raise ConfigError(f"{problems[0]}. HINT: {LAYER_HINT}")
+            warnings.warn(f"probe {self.name!r} skips default layers it cannot read: {'; '.join(problems)}", stacklevel=2)
+        self.layers = [layer for layer in self.layers if run.layers[layer].count == 1 and not run.layers[layer].problem
+                       and run.layers[layer].shapes[0][:1] == (run.batch_size,)]
+        self.layer_parts = {layer: run.layers[layer].part for layer in self.layers}
+        self.layer_shapes = {layer: run.layers[layer].shapes[0][1:] for layer in self.layers}
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Outside the CLI (which prepares probes before the trainer exists), prepare every probe of the trainer now,
@@ -322,9 +334,12 @@ class Probe(Callback):
     def about(self) -> dict[str, Any]:
         """What the moment's manifest says of this probe: class, description, layers with the part read, split."""
         doc = (inspect.getdoc(type(self)) or "").split("\n\n")[0].replace("\n", " ")
-        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "description": doc,
-                "layers": [self._layer_record(layer) for layer in self.layers],
-                "split": self.split if self.reads_activations else None}
+        about = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "description": doc,
+                 "layers": [self._layer_record(layer) for layer in self.layers],
+                 "split": self.split if self.reads_activations else None}
+        if self.left_out:  # modules a pattern matched that the forward pass never calls: the reader sees why they are missing
+            about["left_out"] = [{"layer": layer, "why": why} for layer, why in self.left_out.items()]
+        return about
 
     def _layer_record(self, layer: str) -> dict[str, Any]:
         record: dict[str, Any] = {"layer": layer, "part": self.layer_parts.get(layer, "")}
