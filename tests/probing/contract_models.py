@@ -96,3 +96,21 @@ class ContractNet(LogitsClassifierModule):
         """Cross-entropy and argmax."""
         logits = self(x)
         return F.cross_entropy(logits, y), logits.argmax(-1)
+
+
+class VariableTokens(Dataset):
+    """Dict items of variable-length token ids, ``{"input_ids": (T,), "labels": int}``, T in 3..16 whatever the class
+    (class c draws its tokens from its own range of a 100-token vocabulary; token 0 is left for padding)."""
+
+    def __init__(self, size: int = 48, seed: int = 0) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.labels = torch.randint(0, 2, (size,), generator=generator)
+        lengths = torch.randint(3, 17, (size,), generator=generator)
+        self.tokens = [torch.randint(1 + 50 * int(c), 50 + 50 * int(c), (int(n),), generator=generator)
+                       for c, n in zip(self.labels, lengths)]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"input_ids": self.tokens[index], "labels": self.labels[index]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -32,6 +32,7 @@ class ProbeableDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.splits: dict[str, Dataset] = {}
+        self.collate_fn: Callable | None = None  # the loaders' own collate (None: torch's default); the probes batch with it too
 
     def dataset(self, split: str) -> Dataset:
         """The dataset of ``split`` (``train``, ``val`` or ``test``), setting up the datamodule if needed."""
@@ -43,7 +44,7 @@ class ProbeableDataModule(pl.LightningDataModule):
     def data_spec(self) -> DataSpec:
         """How the probes read this data: ``(input, label)`` items, the input shape and the class names."""
         return DataSpec(datasets=self.dataset, input_key=0, label_key=1, input_shape=tuple(self.input_shape) or None,
-                        class_names=tuple(self.class_names) or None, source=type(self).__name__)
+                        class_names=tuple(self.class_names) or None, source=type(self).__name__, collate_fn=self.collate_fn)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
@@ -57,6 +58,7 @@ class ProbeableDataModule(pl.LightningDataModule):
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
             persistent_workers=self.num_workers > 0,
         )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.utils.data import Dataset, Subset
 
 from latent_probe.data.base import ProbeableDataModule
+from latent_probe.data.collate import named_collate
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.probing.data_spec import INFER, DataSpec, InferredDataSpec
 from latent_probe.registry import register_datamodule
@@ -33,6 +36,9 @@ class DatasetDataModule(ProbeableDataModule):
         batch_size: batch size of every dataloader.
         num_workers: worker processes of every dataloader.
         seed: seed of the held-out split.
+        collate_fn: how items become batches, for training and for the probes: a callable (an import path such as
+            ``latent_probe.data.collate.pad_sequences``), a registered name (``pad_sequences``: pads variable-length
+            token ids and adds ``attention_mask``), or None for torch's default (items of one shape).
     """
 
     def __init__(
@@ -44,6 +50,7 @@ class DatasetDataModule(ProbeableDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
+        collate_fn: str | Callable | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         check_range("val_fraction", val_fraction, minimum=0, maximum=0.9)
@@ -52,6 +59,7 @@ class DatasetDataModule(ProbeableDataModule):
                 raise ConfigError(f"DatasetDataModule: {name} must be a Dataset (indexable), got {type(dataset).__name__}")
         self.given = {"train": train, "val": val, "test": test}
         self.val_fraction, self.seed = val_fraction, seed
+        self.collate_fn = named_collate(collate_fn)
 
     def setup(self, stage: str | None = None) -> None:
         """Hold out the validation split (once) when no validation dataset was given."""
@@ -70,4 +78,4 @@ class DatasetDataModule(ProbeableDataModule):
 
     def data_spec(self) -> DataSpec:
         """Items of any form: keys, shapes and class names are inferred from the first item (``data_spec:`` corrects them)."""
-        return InferredDataSpec(self.dataset, INFER, INFER, source=type(self).__name__)
+        return InferredDataSpec(self.dataset, INFER, INFER, source=type(self).__name__, collate_fn=self.collate_fn, mask_key=INFER)

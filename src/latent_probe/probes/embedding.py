@@ -128,7 +128,8 @@ class EmbeddingDumper(Probe):
         names = result.class_names if result.label is not None else ["all samples"]
         out.png(f"{stem}_scatter.png", class_scatter(flat, labels, names, title), tag=f"{self.name}/{layer}/scatter")
         if result.images is not None:
-            images = result.images[:, 0].numpy() if result.images.shape[1] == 1 else result.images.mean(1).numpy()
+            # grey images are tinted by class; colour images keep their colours, channels last
+            images = result.images[:, 0].numpy() if result.images.shape[1] == 1 else result.images.permute(0, 2, 3, 1).numpy()
             picture = thumbnail_scatter(flat, images, labels, names, title)
             out.png(f"{stem}_thumbnails.png", picture, tag=f"{self.name}/{layer}/thumbnails")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pytorch_lightning as pl
@@ -61,8 +62,10 @@ def sample_activations(
     chosen = select_indices(len(spec.dataset(split)), max_samples, seed)
     mine = shard(chosen, trainer.global_rank, trainer.world_size)
     labels, inputs = [], []
-    with recorded_outputs(pl_module, layers, pooling or Pooling()) as records:
+    pool, current = pooling or Pooling(), {"mask": None}  # the hooks pool each batch with that batch's padding mask
+    with recorded_outputs(pl_module, layers, lambda output: pool(output, current["mask"])) as records:
         for batch in batches(spec, split, mine, batch_size):
+            current["mask"] = batch.mask
             spec.call(pl_module, to_device(batch.inputs, pl_module.device))
             if batch.labels is not None:
                 labels.append(batch.labels)
@@ -78,6 +81,10 @@ def sample_activations(
 
 
 def _cat(parts: list[torch.Tensor], layer: str) -> torch.Tensor:
+    widths = {part.shape[1:] for part in parts}
+    if len(widths) > 1:  # flattened tokens of batches padded to different lengths
+        raise ConfigError(f"layer {layer!r} gives {sorted(math.prod(w) for w in widths)} values per sample in different batches "
+                          "(token sequences padded to each batch's longest). HINT: set token_pooling to mean or first")
     if parts:
         return torch.cat(parts)
     raise ConfigError(f"layer {layer!r} recorded no samples on this rank. HINT: lower the number of devices or raise max_samples")

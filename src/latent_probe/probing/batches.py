@@ -20,10 +20,12 @@ Inputs = torch.Tensor | dict[str, torch.Tensor]
 
 @dataclass
 class Batch:
-    """Model inputs (a tensor, or a dict for ``model(**inputs)``) and labels (None when the data has none)."""
+    """Model inputs (a tensor, or a dict for ``model(**inputs)``), labels (None when the data has none) and the
+    padding mask ``(N, T)`` (1 = a real token; None when the data has none)."""
 
     inputs: Inputs
     labels: torch.Tensor | None
+    mask: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return batch_size(self.inputs)

@@ -16,13 +16,15 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset, default_collate, default_convert
 
 from latent_probe.errors import ConfigError, check_memory, check_printable, check_range, require_choice
 from latent_probe.probing.batches import Batch, Inputs, Key, infer_keys, is_stacked, take, take_inputs
+from latent_probe.probing.normalize_lookup import normalize_in
 
 SPLITS = ("train", "val", "test")
-NO_LABELS = "none"  # `data_spec: {label_key: none}`: the items carry no label
+NO_LABELS = "none"  # `data_spec: {label_key: none}`: the items carry no label (`mask_key: none`: pool padding too)
+MASK_KEY = "attention_mask"  # the padding mask found in dict batches (Hugging Face's name)
 
 
 
@@ -38,6 +40,10 @@ class DataSpecOverrides:
         class_names: one name per class index.
         mean: per-channel (or one) mean the inputs were normalised with; with ``std`` probes show true pixels.
         std: per-channel (or one) standard deviation of that normalisation.
+        mask_key: the dict key of the padding mask (1 = a real token) that token pooling respects; found as
+            ``attention_mask`` in dict batches when not given; ``none``: pool every token, padding included.
+
+    Without ``mean``/``std``, a torchvision ``Normalize`` in the dataset's transform gives them.
     """
 
     input_key: int | str | list[str] | None = None
@@ -46,6 +52,7 @@ class DataSpecOverrides:
     class_names: list[str] | None = None
     mean: float | list[float] | None = None
     std: float | list[float] | None = None
+    mask_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class DataSpec:
         readable_at_setup: whether the data can be read in Lightning's ``setup`` hook (not so for plain dataloaders).
         num_classes: how many classes the data has, when it says (a datamodule's ``num_classes``, a dataset's ``classes``).
         given: the ``data_spec:`` keys the config set, checked against the data by ``ensure_known``.
+        collate_fn: how items become a batch: the data's own (a datamodule's, a DataLoader's), None for torch's default.
+        mask_key: the batch key of the padding mask token pooling respects (``attention_mask``), or None.
     """
 
     datasets: Callable[[str], Dataset]
@@ -100,6 +109,8 @@ class DataSpec:
     readable_at_setup: bool = True  # False for a trainer's plain dataloaders: Lightning loads them after the setup hooks
     num_classes: int | None = None
     given: frozenset[str] = frozenset()
+    collate_fn: Callable | None = None
+    mask_key: str | None = None
     _cache: dict[str, Dataset] = field(default_factory=dict, repr=False)
 
     # ----- data ----------------------------------------------------------------------------
@@ -110,21 +121,38 @@ class DataSpec:
             self._cache[split] = self.datasets(split)
         return self._cache[split]
 
+    @property
+    def collate(self) -> Callable[[list], Any]:
+        """The data's own ``collate_fn`` (the config's, a datamodule's or a DataLoader's), else torch's ``default_collate``."""
+        return self.collate_fn or getattr(self.datasets, "collate_fn", None) or default_collate
+
     def fetch(self, dataset: Dataset, indices: Sequence[int]) -> Batch:
         """The items at ``indices`` as one batch: one ``__getitems__`` call where the dataset stacks batches itself."""
         indices = list(indices)
         getitems = getattr(dataset, "__getitems__", None)
         items = getitems(indices) if getitems is not None else [dataset[i] for i in indices]
-        stacked = items if is_stacked(items, len(indices)) else default_collate(list(items))
-        return self.split_batch(stacked)
+        return self.split_batch(items if is_stacked(items, len(indices)) else self.collated(list(items)))
+
+    def collated(self, items: list) -> Any:
+        """``items`` batched by the data's collate; items of different shapes under torch's default are a ``ConfigError``."""
+        collate = self.collate
+        try:
+            return collate(items)
+        except RuntimeError as error:
+            if collate is not default_collate:
+                raise
+            raise ConfigError(f"the items of {self.source} differ in shape and torch's default collate cannot batch them "
+                              f"({str(error).strip().splitlines()[0]}). HINT: give the data a padding collate_fn, "
+                              "e.g. DatasetDataModule(collate_fn=pad_sequences)") from None
 
     def split_batch(self, batch: Any) -> Batch:
-        """Inputs and labels of a collated batch, by ``input_key`` and ``label_key``."""
+        """Inputs, labels and padding mask of a collated batch, by ``input_key``, ``label_key`` and ``mask_key``."""
         inputs = batch if self.input_key is None else take_inputs(batch, self.input_key)
         labels = None if self.label_key is None else take(batch, self.label_key)
         if labels is not None:
             labels = torch.as_tensor(labels)
-        return Batch(inputs, labels)
+        mask = torch.as_tensor(take(batch, self.mask_key)) if isinstance(self.mask_key, str) else None
+        return Batch(inputs, labels, mask)
 
     def ensure_known(self) -> None:
         """Make sure keys and shapes are known (an inferred spec reads its first item now) and agree with the config."""
@@ -226,9 +254,10 @@ def build_data_spec(datamodule: Any = None, trainer: Any = None, overrides: Data
         spec = own()
         spec.num_classes = spec.num_classes or declared_classes(datamodule) or (len(spec.class_names) if spec.class_names else None)
     elif datamodule is not None:
-        spec = InferredDataSpec(_datamodule_datasets(datamodule), INFER, INFER, source=type(datamodule).__name__)
+        spec = InferredDataSpec(_datamodule_datasets(datamodule), INFER, INFER, source=type(datamodule).__name__, mask_key=INFER)
     elif trainer is not None:
-        spec = InferredDataSpec(_trainer_datasets(trainer), INFER, INFER, source="the trainer's dataloaders", readable_at_setup=False)
+        spec = InferredDataSpec(_trainer_datasets(trainer), INFER, INFER, source="the trainer's dataloaders", readable_at_setup=False,
+                                mask_key=INFER)
     else:
         spec = DataSpec(datasets=_no_data, source="no data")
     return apply_overrides(spec, overrides)
@@ -259,6 +288,9 @@ def apply_overrides(spec: DataSpec, overrides: DataSpecOverrides | Mapping | Non
     if "label_key" in values:
         label_key = values["label_key"]
         changes["label_key"] = None if str(label_key).lower() == NO_LABELS else as_key("data_spec.label_key", label_key)
+    if "mask_key" in values:
+        mask_key = str(values["mask_key"])
+        changes["mask_key"] = None if mask_key.lower() == NO_LABELS else as_key("data_spec.mask_key", mask_key)
     if "image_shape" in values:
         changes["image_shape"] = as_image_shape(values["image_shape"], "data_spec.image_shape")
     if "class_names" in values:
@@ -297,6 +329,14 @@ def as_normalization(mean: Any, std: Any) -> Normalization:
     return Normalization(means, stds)
 
 
+def transform_normalization(dataset: Dataset, channels: int) -> Normalization | None:
+    """The normalisation of a ``Normalize`` in the dataset's transform, if it has one value or one per channel."""
+    found = normalize_in(dataset)
+    if found is None or not {len(found[0]), len(found[1])} <= {1, channels} or min(found[1]) <= 0:
+        return None
+    return Normalization(*found)
+
+
 def as_image_shape(shape: Sequence[int] | None, what: str) -> tuple[int, int, int]:
     """``(C, H, W)`` from a ``(C, H, W)`` or ``(H, W)`` sequence of positive ints; anything else raises."""
     values = tuple(shape or ())
@@ -317,11 +357,33 @@ def _floats(what: str, value: Any, positive: bool = False) -> tuple[float, ...]:
     return tuple(float(v) for v in given)
 
 
-def _datamodule_datasets(datamodule: Any) -> Callable[[str], Dataset]:
+class LoaderDatasets:
+    """``split -> Dataset`` of dataloaders (a datamodule's or a trainer's); ``collate_fn`` is the first own collate they have."""
+
+    def __init__(self, loader_of: Callable[[str], Any], owner: str) -> None:
+        self.loader_of, self.owner = loader_of, owner
+        self.collate_fn: Callable | None = None
+
+    def __call__(self, split: str) -> Dataset:
+        """The dataset of ``split``'s dataloader, remembering the loader's collate."""
+        loader = self.loader_of(split)
+        if isinstance(loader, (list, tuple)):
+            loader = loader[0] if loader else None
+        self.collate_fn = self.collate_fn or own_collate(loader)
+        return _loader_dataset(loader, split, self.owner)
+
+
+def own_collate(loader: Any) -> Callable | None:
+    """A DataLoader's ``collate_fn`` unless it is torch's default (which the probes use anyway)."""
+    collate = getattr(loader, "collate_fn", None)
+    return None if collate in (None, default_collate, default_convert) else collate
+
+
+def _datamodule_datasets(datamodule: Any) -> LoaderDatasets:
     """``split -> Dataset`` of any LightningDataModule, through its ``<split>_dataloader()``."""
     stages_set_up: set[str] = set()
 
-    def datasets(split: str) -> Dataset:
+    def loader(split: str) -> Any:
         loader_fn = getattr(type(datamodule), f"{split}_dataloader", None)
         if loader_fn is None or loader_fn is getattr(pl.LightningDataModule, f"{split}_dataloader"):
             raise ConfigError(f"the probes read the {split!r} split, but {type(datamodule).__name__} has no {split}_dataloader. "
@@ -332,31 +394,28 @@ def _datamodule_datasets(datamodule: Any) -> Callable[[str], Dataset]:
                 datamodule.prepare_data()
             datamodule.setup(stage)
             stages_set_up.add(stage)
-        loader = getattr(datamodule, f"{split}_dataloader")()
-        return _loader_dataset(loader, split, type(datamodule).__name__)
+        return getattr(datamodule, f"{split}_dataloader")()
 
-    return datasets
+    return LoaderDatasets(loader, type(datamodule).__name__)
 
 
-def _trainer_datasets(trainer: Any) -> Callable[[str], Dataset]:
+def _trainer_datasets(trainer: Any) -> LoaderDatasets:
     """``split -> Dataset`` of a run with plain dataloaders (the Python API), read when a probe first needs it."""
     attributes = {"train": "train_dataloader", "val": "val_dataloaders", "test": "test_dataloaders"}
 
-    def datasets(split: str) -> Dataset:
-        loader = getattr(trainer, attributes[split], None)
-        if isinstance(loader, (list, tuple)):
-            loader = loader[0] if loader else None
-        if loader is None:
+    def loader(split: str) -> Any:
+        found = getattr(trainer, attributes[split], None)
+        if isinstance(found, (list, tuple)):
+            found = found[0] if found else None
+        if found is None:
             raise ConfigError(f"the probes read the {split!r} split, but the trainer has no {split} dataloader. "
                               "HINT: set the probe's split")
-        return _loader_dataset(loader, split, "the trainer")
+        return found
 
-    return datasets
+    return LoaderDatasets(loader, "the trainer")
 
 
 def _loader_dataset(loader: Any, split: str, owner: str) -> Dataset:
-    if isinstance(loader, (list, tuple)):
-        loader = loader[0] if loader else None
     dataset = getattr(loader, "dataset", None)
     if dataset is None:
         raise ConfigError(f"{owner}'s {split} dataloader has no dataset the probes could index")
@@ -401,15 +460,18 @@ class InferredDataSpec(DataSpec):
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise ConfigError(f"the {split!r} split of {self.source} is empty")
         item = dataset[0]
-        try:
-            input_key, label_key = infer_keys(item)
+        batch = self.collated([item])
+        try:  # an own collate may add keys (a padding collate's attention_mask): read them from its batch
+            input_key, label_key = infer_keys(batch if self.collate is not default_collate and isinstance(batch, Mapping) else item)
         except ConfigError:
             if self.input_key is INFER:
                 raise
             input_key, label_key = None, None
         self.input_key = input_key if self.input_key is INFER else self.input_key
         self.label_key = label_key if self.label_key is INFER else self.label_key
-        inputs = self.split_batch(default_collate([item])).inputs
+        if self.mask_key is INFER:
+            self.mask_key = MASK_KEY if isinstance(batch, Mapping) and MASK_KEY in batch else None
+        inputs = self.split_batch(batch).inputs
         if isinstance(inputs, torch.Tensor):
             self.input_shape = self.input_shape or tuple(inputs.shape[1:])
             looks_like_image = inputs.is_floating_point() and inputs.dim() == 4 and inputs.shape[1] in (1, 3)
@@ -419,6 +481,8 @@ class InferredDataSpec(DataSpec):
         if isinstance(classes, (list, tuple)) and classes:
             self.num_classes = self.num_classes or len(classes)
             self.class_names = self.class_names or tuple(str(c) for c in classes)
+        if self.normalization is None and self.image_shape is not None:  # the config's mean/std win over the transform's
+            self.normalization = transform_normalization(dataset, self.image_shape[0])
         self.source = f"{self.source} (inferred from its {split} split: input {self.input_key!r}, label {self.label_key!r})"
         self._inferred = True
 

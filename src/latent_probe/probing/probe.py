@@ -345,7 +345,8 @@ class Probe(Callback):
         record: dict[str, Any] = {"layer": layer, "part": self.layer_parts.get(layer, "")}
         if layer in self.layer_shapes:
             shape = self.layer_shapes[layer]
-            record.update(shape=list(shape), stored=self.pooling.describe(shape))
+            mask_key = self.spec.mask_key if self.spec is not None and isinstance(self.spec.mask_key, str) else None
+            record.update(shape=list(shape), stored=self.pooling.describe(shape, mask_key))
         return record
 
     def _fail(self, when: str, error: BaseException | None) -> None:

@@ -92,15 +92,20 @@ def _centred_legend(canvas: Canvas, middle_top: tuple[float, float], colors: np.
 
 
 def thumbnail_canvas(points: np.ndarray, images: np.ndarray, labels: np.ndarray, n_classes: int, size: int = 1000) -> np.ndarray:
-    """The bottleneck picture (digits on rays): each ``(H, W)`` image in [0, 1] drawn, ink tinted by class, at its 2-D position.
+    """The bottleneck picture (digits on rays): each image in [0, 1] drawn at its 2-D position. Grey ``(n, H, W)`` images are
+    ink tinted by class, overlapping ink darkening (min-compositing, like ink on paper); colour ``(n, H, W, 3)`` images are
+    drawn in their true colours, each over the ones before.
 
-    Returns an ``(size, size, 3)`` float32 array; overlapping ink darkens (min-compositing), like ink on paper.
-    The default size is about the axes' size in pixels, so that drawing the figure resamples little.
+    Returns an ``(size + H, size + W, 3)`` float32 array. The default size is about the axes' size in pixels, so that
+    drawing the figure resamples little.
     """
+    images = np.asarray(images, dtype=np.float32)
+    rgb = images.ndim == 4
     # Small images (8x8 digits) are enlarged so that a thumbnail is about 1/45 of the canvas.
-    scale = max(1, round(size / 45 / images.shape[-2]))
-    images = np.asarray(images, dtype=np.float32).repeat(scale, axis=-2).repeat(scale, axis=-1)
-    height, width = images.shape[-2:]
+    rows_axis = -3 if rgb else -2
+    scale = max(1, round(size / 45 / images.shape[rows_axis]))
+    images = images.repeat(scale, axis=rows_axis).repeat(scale, axis=rows_axis + 1)
+    height, width = images.shape[rows_axis], images.shape[rows_axis + 1]
     canvas = np.ones((size + height, size + width, 3), dtype=np.float32)
     low, high = points.min(axis=0), points.max(axis=0)
     scaled = (points - low) / np.maximum(high - low, 1e-12)
@@ -108,9 +113,11 @@ def thumbnail_canvas(points: np.ndarray, images: np.ndarray, labels: np.ndarray,
     rows = ((1.0 - scaled[:, 1]) * size).astype(int)  # y grows upwards in the plot
     colors = class_colors(n_classes).astype(np.float32)
     for image, label, row, col in zip(images, labels, rows, cols):
-        ink = image[..., None] * (1.0 - colors[label])[None, None, :]
         patch = canvas[row : row + height, col : col + width]
-        np.minimum(patch, 1.0 - ink, out=patch)
+        if rgb:
+            patch[...] = image
+        else:
+            np.minimum(patch, 1.0 - image[..., None] * (1.0 - colors[label])[None, None, :], out=patch)
     return canvas
 
 
