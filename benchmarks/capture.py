@@ -18,7 +18,7 @@ from torch.utils.data import TensorDataset
 
 from latent_probe.models.bottleneck import BottleneckClassifier
 from latent_probe.probing import DataSpec
-from latent_probe.probing.activations import sample_activations
+from latent_probe.probing.collection import sample_activations
 from latent_probe.probing.sharding import select_indices
 
 SAMPLES, BATCH = 2000, 256

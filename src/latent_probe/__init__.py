@@ -19,6 +19,7 @@ from latent_probe.registry import (
 
 # Importing the packages registers the built-in components.
 from latent_probe import data, models, probes  # noqa: E402,F401  isort: skip
+from latent_probe.probing import ProbeRunner  # noqa: E402  the callback that runs probes in your own Trainer
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "LatentProbeError",
     "MODELS",
     "PROBES",
+    "ProbeRunner",
     "__version__",
     "get_datamodule",
     "get_model",

@@ -41,7 +41,7 @@ class TinyDigitNet(ClassifierModule):
 class FailingProbe(Probe):
     """A probe whose computation always raises (to test failure handling)."""
 
-    def compute(self, trainer, pl_module):
+    def compute(self, firing):
         """Raise."""
         raise ValueError("deliberate failure")
 

@@ -11,7 +11,7 @@ from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError, UnknownNameError
 from latent_probe.models import StackedDenoisingAutoencoder
 from latent_probe.probes import EmbeddingDumper, FilterTiler, LinearProbe
-from latent_probe.probing import prepare_probes
+from latent_probe.probing import ProbeRunner, prepare_probes
 from latent_probe.probing.moments import NAMED_MOMENTS, check_moments, model_phases
 
 
@@ -32,13 +32,21 @@ def test_a_name_given_to_one_probe_may_not_be_another_probe_default():
 
 
 def test_probes_attached_to_a_plain_trainer_are_checked_together(tmp_path):
-    """Outside the CLI, ``Probe.setup`` prepares the trainer's probes: the same name is the same error."""
-    probes = [EmbeddingDumper(layers=["bottleneck"], name="mine"), LinearProbe(name="mine")]
-    trainer = pl.Trainer(default_root_dir=tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=probes)
+    """Outside the CLI, one ``ProbeRunner`` holds the trainer's probes: the same name is the same error, at once."""
     with pytest.raises(ConfigError, match="two probes are named 'mine'"):
+        ProbeRunner([EmbeddingDumper(layers=["bottleneck"], name="mine"), LinearProbe(name="mine")])
+    probes = [EmbeddingDumper(layers=["hidden_act"], max_samples=20, projector=False, pictures=False), LinearProbe(layers=["nope"])]
+    trainer = pl.Trainer(default_root_dir=tmp_path, max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[ProbeRunner(probes)])
+    with pytest.raises(ConfigError, match="probe 'linear_probe': .*nope"):
         trainer.fit(TinyDigitNet(), datamodule=DigitsDataModule())
-    assert all(probe.spec is None for probe in probes), "nothing was prepared"
+    assert trainer.global_step == 0, "found in the runner's setup, before any training step"
+
+
+def test_a_probe_given_as_a_callback_is_told_to_use_the_runner(tmp_path):
+    with pytest.raises(ConfigError, match=r"EmbeddingDumper is not a Lightning callback: .*ProbeRunner"):
+        pl.Trainer(default_root_dir=tmp_path, logger=False, callbacks=[EmbeddingDumper()])
 
 
 def test_a_misspelt_moment_names_the_close_match_first():

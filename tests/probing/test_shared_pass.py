@@ -1,39 +1,41 @@
-"""Probes firing at the same moment on the same split share one collection pass, and get the values they would alone."""
+"""Probes due at the same moment share one forward pass per split (counted on the model itself), get the values they
+would get alone, and the sharing does not depend on the order the probes are given in."""
 
 import numpy as np
-import pytest
 import pytorch_lightning as pl
 import torch
 from helpers.probe_models import TinyDigitNet
 
-import latent_probe.probing.shared_pass as shared_pass
 from latent_probe.data import DigitsDataModule
 from latent_probe.probes import EmbeddingDumper, LayerTransformRecorder, LinearProbe
+from latent_probe.probing import ProbeRunner
 
 
-@pytest.fixture
-def passes(monkeypatch):
-    """The collection passes run (a spy: the real function still runs), as (split, rows, layers)."""
-    seen = []
-    real = shared_pass.sample_activations
+class CountingNet(TinyDigitNet):
+    """TinyDigitNet counting the samples of every forward call outside training (the probes' passes)."""
 
-    def spy(trainer, pl_module, spec, layers, split, max_samples, *args, **kwargs):
-        result = real(trainer, pl_module, spec, layers, split, max_samples, *args, **kwargs)
-        seen.append((split, len(result), tuple(layers)))
-        return result
+    def __init__(self) -> None:
+        super().__init__()
+        self.probe_rows: list[int] = []
 
-    monkeypatch.setattr(shared_pass, "sample_activations", spy)
-    return seen
+    def forward(self, x):
+        """Count, then the usual logits."""
+        if not self.training:
+            self.probe_rows.append(len(x))
+        return super().forward(x)
 
 
-def fit(folder, probes):
-    """One short epoch of the digits net with ``probes`` firing at fit_end."""
+def fit(folder, probes, model=None):
+    """One short epoch of the digits net with ``probes`` firing at fit_end; returns (probes folder, rows per pass)."""
     torch.manual_seed(0)
+    model = model or CountingNet()
     trainer = pl.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, accelerator="cpu", default_root_dir=str(folder),
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=probes,
-                         logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
-    trainer.fit(TinyDigitNet(), datamodule=DigitsDataModule(batch_size=32))
-    return folder / "run" / "version_0" / "probes"
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[ProbeRunner(probes)], logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
+    setup_rows = len(model.probe_rows)  # 0: the runner's setup pass runs in `setup`, counted below with the rest
+    trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
+    assert setup_rows == 0
+    return folder / "run" / "version_0" / "probes", sum(model.probe_rows[1:])  # [0] is the setup pass's 2 rows
 
 
 def dumper(**kwargs):
@@ -41,16 +43,16 @@ def dumper(**kwargs):
                            **kwargs)
 
 
-def test_probes_at_one_moment_share_one_pass_per_split(tmp_path, passes):
+def val_size():
+    return len(DigitsDataModule().dataset("val"))
+
+
+def test_probes_at_one_moment_share_one_pass_per_split(tmp_path):
     linear = LinearProbe(split="val", fit_split="train", max_samples=200)
-    out = fit(tmp_path / "together", [dumper(), linear])
-    assert sorted(split for split, _, _ in passes) == ["train", "val"], passes
-    val = next(p for p in passes if p[0] == "val")
-    assert val[1] == min(200, len(DigitsDataModule().dataset("val"))), "the pass covers the largest sample wanted"
-    assert set(val[2]) == {"hidden_act", "bottleneck_act"}
-    passes.clear()
-    alone = fit(tmp_path / "alone", [dumper()])
-    assert len(passes) == 1 and passes[0][1] == 100
+    out, rows = fit(tmp_path / "together", [dumper(), linear])
+    assert rows == min(200, val_size()) + 200, "one pass over val (the largest sample wanted) and one over train"
+    alone, rows_alone = fit(tmp_path / "alone", [dumper()])
+    assert rows_alone == 100
     with np.load(out / "embedding_dumper" / "fit_end" / "embeddings.npz") as one, \
             np.load(alone / "embedding_dumper" / "fit_end" / "embeddings.npz") as two:
         assert sorted(one.files) == sorted(two.files)
@@ -58,14 +60,32 @@ def test_probes_at_one_moment_share_one_pass_per_split(tmp_path, passes):
             np.testing.assert_array_equal(one[key], two[key], err_msg=key)
 
 
-def test_a_probe_the_pass_did_not_cover_gets_its_own(tmp_path, passes):
+def test_sharing_does_not_depend_on_the_order_of_the_probes(tmp_path):
+    _, forward = fit(tmp_path / "a", [dumper(), LinearProbe(split="val", fit_split="val", max_samples=150)])
+    _, backward = fit(tmp_path / "b", [LinearProbe(split="val", fit_split="val", max_samples=150), dumper()])
+    assert forward == backward == 150
+
+
+def test_a_probe_the_pass_did_not_cover_gets_its_own(tmp_path):
     # Another seed selects other rows: no sharing, and each probe still gets exactly its own sample.
-    fit(tmp_path, [dumper(), dumper(seed=1, name="other_seed")])
-    assert [rows for _, rows, _ in passes] == [100, 100]
+    _, rows = fit(tmp_path, [dumper(), dumper(seed=1, name="other_seed")])
+    assert rows == 200
 
 
-def test_inputs_are_kept_for_a_partner_that_needs_them(tmp_path, passes):
+def test_inputs_are_kept_for_a_partner_that_needs_them(tmp_path):
     recorder = LayerTransformRecorder(layers=["hidden", "hidden_act", "bottleneck", "bottleneck_act"], split="val", max_samples=50,
                                       frames_per_step=1)
-    fit(tmp_path, [LinearProbe(split="val", fit_split="val", max_samples=50), recorder])
-    assert len(passes) == 1 and (tmp_path / "run/version_0/probes/layer_transform_recorder/fit_end/.complete").is_file()
+    _, rows = fit(tmp_path, [LinearProbe(split="val", fit_split="val", max_samples=50), recorder])
+    assert rows == 50 and (tmp_path / "run/version_0/probes/layer_transform_recorder/fit_end/.complete").is_file()
+
+
+def test_the_last_epoch_and_fit_end_are_computed_once(tmp_path):
+    probe = LinearProbe(split="val", fit_split="val", max_samples=60, every_n_epochs=1)
+    out, rows = fit(tmp_path, [probe])
+    assert rows == 60, "epoch=0000 and fit_end are the same step: one pass"
+    import json
+    first = json.loads((out / "linear_probe" / "epoch=0000" / "metrics.json").read_text())
+    again = json.loads((out / "linear_probe" / "fit_end" / "metrics.json").read_text())
+    assert first["accuracy"] == again["accuracy"]
+    manifest = json.loads((out / "linear_probe" / "fit_end" / "manifest.json").read_text())
+    assert manifest["same_firing_as"] == "epoch=0000"

@@ -24,7 +24,8 @@ from latent_probe.cli.names import resolve_argv_names
 from latent_probe.errors import ConfigError
 from latent_probe.probing import Probe, build_data_spec
 from latent_probe.probing.data_spec import DataSpec
-from latent_probe.probing.dry_run import DryRun, dry_run
+from latent_probe.probing.setup import prepare_probe
+from latent_probe.probing.setup_pass import SetupPass, run_setup_pass
 from latent_probe.probing.layers import module_paths
 from latent_probe.registry import PROBES
 
@@ -78,12 +79,12 @@ def layer_rows(model: nn.Module, spec: DataSpec, probes: list[Probe]) -> list[La
     spec.ensure_known()
     paths = module_paths(model)
     split = next((p.split for p in probes if p.reads_activations), DEFAULT_SPLIT)
-    run = dry_run(model, spec, split, paths)
+    run = run_setup_pass(model, spec, split, paths)
     modules = dict(model.named_modules())
     rows = []
     for path in paths:
         calls = run.layers[path]
-        readable = calls.count == 1 and not calls.problem and calls.shapes[0][:1] == (run.batch_size,)
+        readable = run.readable(path)
         reads = f"{calls.part} {calls.shapes[0]}".strip() if calls.shapes else ""
         row = LayerRow(path, type(modules[path]).__name__, calls.count, calls.output, reads if readable else "")
         for probe in probes:
@@ -96,14 +97,14 @@ def layer_rows(model: nn.Module, spec: DataSpec, probes: list[Probe]) -> list[La
     return rows
 
 
-def why_unreadable(probe: Probe, path: str, spec: DataSpec, model: nn.Module, run: DryRun) -> str:
+def why_unreadable(probe: Probe, path: str, spec: DataSpec, model: nn.Module, run: SetupPass) -> str:
     """Why ``probe`` could not read module ``path`` (its own setup checks, on a copy), or ``""`` when it could."""
     trial = copy.copy(probe)  # prepare sets the layers, parts and shapes: the configured probe stays as it was
     trial.layer_patterns, trial.layers = [path], [path]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trial.prepare(spec, model, run)  # type: ignore[arg-type]
+            prepare_probe(trial, spec, model, run)
     except Exception as error:  # noqa: BLE001  any refusal (a plugin's check may raise anything) means "cannot read"
         return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return ""

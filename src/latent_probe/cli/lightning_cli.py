@@ -36,8 +36,8 @@ from latent_probe.cli.runs import (
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import DataSpecOverrides, Probe, build_data_spec, prepare_probes
-from latent_probe.probing.probe import check_unique_names
+from latent_probe.probing import DataSpecOverrides, Probe, ProbeRunner, build_data_spec
+from latent_probe.probing.setup import check_unique_names
 
 PARSER_MODE = "latent_probe_yaml"
 DEFAULT_LOGGER = {
@@ -157,10 +157,9 @@ class LatentProbeCLI(LightningCLI):
             left_out = {key: value for key, value in skipped.items() if value}
             if left_out:
                 warnings.warn(f"weights {weights!r}: loaded what fits; left out {left_out}", stacklevel=2)
-        probes = self._get(self.config_init, "probes", default=[]) or []
-        if probes:
-            spec = build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec"))
-            prepare_probes(probes, self.model, spec)
+        runner = self.trainer.probe_runner if isinstance(self.trainer, ProbeTrainer) else None
+        if runner is not None:
+            runner.prepare(self.model, build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec")))
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
         if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS:
             check_checkpoint_fits(self.model, ckpt_path, self.checkpoint)
@@ -192,7 +191,7 @@ class LatentProbeCLI(LightningCLI):
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             trainer_config["plugins"] = [*plugins, AtomicCheckpointIO()]
         try:
-            return self._instantiate_trainer(trainer_config, extra_callbacks + defaults + probes)
+            return self._instantiate_trainer(trainer_config, extra_callbacks + defaults + ([ProbeRunner(probes)] if probes else []))
         except (ValueError, TypeError) as error:  # Lightning validates trainer arguments with these
             raise ConfigError(f"trainer: {str(error).strip().splitlines()[0]}") from error
 

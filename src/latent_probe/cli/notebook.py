@@ -9,10 +9,10 @@ Example::
     run = latent_probe.probe(
         torchvision.models.resnet18(num_classes=10),              # any nn.Module, or a LightningModule
         FakeData(64, (3, 32, 32), 10, transform=ToTensor()),      # a Dataset, DataLoader or LightningDataModule
-        probes=["EmbeddingDumper", {"class_path": "LinearProbe", "init_args": {"layers": ["backbone.layer4"]}}],
+        probes=[{"class_path": "EmbeddingDumper", "init_args": {"layers": ["layer4"]}}, "LinearProbe"],
         weights=None,                                             # or a .pt/.pth/.safetensors/.npz state_dict
     )
-    print(run / "report.html")
+    print(run / "report.html")                                    # an absolute path
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from latent_probe.artifacts.report import write_report
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.data.datasets import DatasetDataModule
 from latent_probe.errors import ConfigError
-from latent_probe.models.classifier import Classifier
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import DataSpecOverrides, Probe, build_data_spec, prepare_probes
+from latent_probe.probing import DataSpecOverrides, Probe, ProbeRunner, build_data_spec
+from latent_probe.probing.data_spec import own_collate
 from latent_probe.registry import PROBES
 
 
@@ -45,10 +45,13 @@ def probe(
     data_spec: DataSpecOverrides | Mapping[str, Any] | None = None,
     **trainer_options: Any,
 ) -> Path:
-    """Run ``probes`` once on ``model`` over ``data`` (moment ``probe``) and return the run folder (with ``report.html``).
+    """Run ``probes`` once on ``model`` over ``data`` (moment ``probe``) and return the run folder's absolute path.
+
+    The model's own steps never run: any ``nn.Module`` works (classifier or not), and the data needs labels only for
+    the probes that need them (``LinearProbe``). The folder holds ``report.html``.
 
     Args:
-        model: a LightningModule, or any ``nn.Module`` (wrapped in ``Classifier``: layers are then ``backbone.<path>``).
+        model: any ``nn.Module`` or LightningModule; layers are its own module paths (``layer4``, ``encoder.0``).
         data: a LightningDataModule, a Dataset (used for every split) or a DataLoader.
         probes: Probe instances, registered names, or ``{"class_path": ..., "init_args": {...}}`` dicts.
         weights: a weights file loaded into the model first (prefix found, every key checked).
@@ -56,20 +59,22 @@ def probe(
         data_spec: corrections to what is inferred about the data (as the config's ``data_spec:`` key).
         **trainer_options: other ``Trainer`` arguments (``accelerator``, ``devices``, ``precision``, ...).
     """
-    module = model if isinstance(model, pl.LightningModule) else Classifier(backbone=model)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     datamodule = as_datamodule(data)
     instances = [as_probe(item) for item in probes]
     if not instances:
         raise ConfigError(f"latent_probe.probe needs at least one probe; registered: {', '.join(PROBES.list())}")
     if weights is not None:
-        load_weights(module, weights)
-    prepare_probes(instances, module, build_data_spec(datamodule=datamodule, overrides=data_spec))  # before any folder
+        load_weights(model, weights)
+    runner = ProbeRunner(instances)
+    runner.prepare(model, build_data_spec(datamodule=datamodule, overrides=data_spec))  # every problem before any folder
     out = Path(out)
     options = {"accelerator": "auto", "devices": 1, "enable_progress_bar": False, "enable_model_summary": False,
                "enable_checkpointing": False, **trainer_options}
-    trainer = ProbeTrainer(logger=TensorBoardLogger(save_dir=out.parent, name=out.name), callbacks=instances, **options)
-    trainer.probe(module, datamodule=datamodule)
-    run = Path(trainer.log_dir)
+    trainer = ProbeTrainer(logger=TensorBoardLogger(save_dir=out.parent, name=out.name), callbacks=[runner], **options)
+    trainer.probe(model, datamodule=datamodule)
+    run = Path(trainer.log_dir).resolve()
     write_report(run)
     return run
 
@@ -79,7 +84,8 @@ def as_datamodule(data: Any) -> pl.LightningDataModule:
     if isinstance(data, pl.LightningDataModule):
         return data
     if isinstance(data, DataLoader):
-        return DatasetDataModule(train=data.dataset, val=data.dataset, test=data.dataset, batch_size=data.batch_size or 64)
+        return DatasetDataModule(train=data.dataset, val=data.dataset, test=data.dataset, batch_size=data.batch_size or 64,
+                                 collate_fn=own_collate(data))  # the loader's own batching (padding, say) is the data's
     if isinstance(data, Dataset) or hasattr(type(data), "__getitem__"):
         return DatasetDataModule(train=data, val=data, test=data)
     raise ConfigError(f"data must be a LightningDataModule, a Dataset or a DataLoader, got {type(data).__name__}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
+from torch import nn
 
 from latent_probe.artifacts.report import write_report
 from latent_probe.cli.checkpoints import load_checkpoint_weights
 from latent_probe.errors import ConfigError
-from latent_probe.probing import Probe
+from latent_probe.probing import Probe, ProbeRunner, build_data_spec
+from latent_probe.probing.host import ProbeHost
 from latent_probe.probing.moments import posthoc_moment
 from latent_probe.registry import list_probes
 
@@ -20,18 +22,25 @@ class ProbeTrainer(pl.Trainer):
     posthoc_moment: str | None = None  # the moment a `probe` call writes (``probe``, ``probe-2``, ...)
 
     @property
-    def probes(self) -> list[Probe]:
-        """The probe callbacks attached to this trainer."""
-        return [callback for callback in self.callbacks if isinstance(callback, Probe)]
+    def probe_runner(self) -> ProbeRunner | None:
+        """The ``ProbeRunner`` among this trainer's callbacks, if any."""
+        return next((callback for callback in self.callbacks if isinstance(callback, ProbeRunner)), None)
 
-    def probe(self, model: pl.LightningModule, datamodule: pl.LightningDataModule | None = None, ckpt_path: str | None = None,
+    @property
+    def probes(self) -> list[Probe]:
+        """The probes this trainer runs."""
+        runner = self.probe_runner
+        return list(runner.probes) if runner is not None else []
+
+    def probe(self, model: nn.Module, datamodule: pl.LightningDataModule | None = None, ckpt_path: str | None = None,
               weights_only: bool | None = None) -> None:
         """Run the configured probes once on the model (weights from ``ckpt_path`` or the model's own), no training.
 
         The moment is ``probe`` (``probe-2``, ... when the run folder already has one); the run's report is rewritten.
+        The model's own steps never run: it needs no loss and the data no labels (unless a probe needs them).
 
         Args:
-            model: the model to probe.
+            model: the model to probe (a LightningModule or any ``nn.Module``).
             datamodule: the data the probes read.
             ckpt_path: a Lightning checkpoint whose ``state_dict`` is loaded into the model first.
             weights_only: accepted so that a run's saved config.yaml works; checkpoints are always read with
@@ -39,21 +48,29 @@ class ProbeTrainer(pl.Trainer):
         """
         if weights_only is False:
             raise ConfigError("weights_only: false is refused: checkpoints are read with weights_only=True (nothing unpickled)")
-        if not self.probes:
+        runner = self.probe_runner
+        if runner is None or not runner.probes:
             available = ", ".join(list_probes()) or "none registered yet"
             raise ConfigError(f"no probes configured: add a `probes:` list to the config (available: {available})")
         if ckpt_path is not None:
             load_checkpoint_weights(model, ckpt_path)
-        # The probes fire at the end of a validation pass, so that Lightning sets up the strategy,
-        # devices, logger and datamodule exactly as in a real run, on every rank; the pass also logs
-        # the loaded weights' val metrics (limit it with --trainer.limit_val_batches).
-        moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in self.probes])
-        for probe in self.probes:
-            probe.standalone_moment = moment
+        if not runner.prepared:
+            runner.prepare(model, build_data_spec(datamodule=datamodule))
+        moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in runner.probes])
+        runner.fire_once_at(moment)
         self.posthoc_moment = moment  # the saved config is named after it (cli/run_config.py)
-        self.validate(model, datamodule=datamodule, verbose=False)
+        self._probe_pass(ProbeHost(model))
         log_dir = self.log_dir or self.default_root_dir
         if self.is_global_zero:
-            fired = ", ".join(p.name for p in self.probes if moment in p.fired) or "none"
+            fired = ", ".join(p.name for p in runner.probes if moment in runner.fired[p.name]) or "none"
             report = write_report(log_dir)
             print(f"probes run: {fired}; artifacts in {Path(log_dir) / 'probes'}/*/{moment}; report: {report}")
+
+    def _probe_pass(self, host: ProbeHost) -> None:
+        """One one-item validation pass of the host: Lightning sets up processes, devices and logger; the runner fires at its end."""
+        limit = self.limit_val_batches
+        self.limit_val_batches = 1  # a config's limit_val_batches: 0 would skip the pass, and the probes with it
+        try:
+            self.validate(host, dataloaders=host.one_step_loader(), verbose=False)
+        finally:
+            self.limit_val_batches = limit

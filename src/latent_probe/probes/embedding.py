@@ -14,7 +14,7 @@ import torch
 from latent_probe.analysis.latent_metrics import baseline_report, latent_report
 from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_range, require_choice
-from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
+from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_paths
 from latent_probe.registry import register_probe
 from latent_probe.viz.scatter import class_scatter, heatmap, project_2d, thumbnail_scatter
 
@@ -56,6 +56,8 @@ class EmbeddingDumper(Probe):
         **kwargs: the shared options of ``Probe`` (``layers``, ``split``, ``max_samples``, cadence, ...).
     """
 
+    keeps_inputs = True  # sprites, pictures and the raw-input baseline
+
     def __init__(
         self,
         projector: bool = True,
@@ -76,15 +78,15 @@ class EmbeddingDumper(Probe):
         self.active_threshold, self.baseline = active_threshold, baseline
         self._baseline_cache: dict | None = None
 
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """The dumper needs at least one layer."""
         if not self.layers:
             paths = ", ".join(module_paths(pl_module)[:30])
             raise ConfigError(f"EmbeddingDumper needs `layers` (module paths); {type(pl_module).__name__} has: {paths}")
 
-    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> EmbeddingResult:
+    def compute(self, firing: Firing) -> EmbeddingResult:
         """Gather every layer's flattened outputs and the inputs on the probe's samples."""
-        sample = self.activations(trainer, pl_module, keep_inputs=True)
+        sample = firing.activations(keep_inputs=True)
         return EmbeddingResult(
             index=sample.index.numpy(),
             label=None if sample.label is None else sample.label.numpy(),

@@ -14,7 +14,7 @@ from torch import nn
 
 from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
-from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_path
+from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_path
 from latent_probe.registry import register_probe
 from latent_probe.viz.tiles import SCALINGS, auto_zoom, tile_grid
 
@@ -86,7 +86,7 @@ class FilterTiler(Probe):
         """The model's first ``Linear`` or ``Conv2d`` layer (its filters look at the input)."""
         return next(([path] for path, module in pl_module.named_modules() if isinstance(module, TILEABLE)), [])
 
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """Every chosen layer must be tileable: the right type, and weights that fit the image shape."""
         if not self.layers:
             raise ConfigError(f"FilterTiler found no Linear or Conv2d layer in {type(pl_module).__name__}. HINT: set `layers`")
@@ -136,9 +136,9 @@ class FilterTiler(Probe):
                 "`compose: true` to multiply a chain of layers from the input, or set `image_shape`"
             )
 
-    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Tiles]:
+    def compute(self, firing: Firing) -> dict[str, Tiles]:
         """The tiles of every picture; weights are the same on every rank, so nothing is gathered."""
-        modules = dict(pl_module.named_modules())
+        modules = dict(firing.model.named_modules())
         weights = [modules[path].weight.detach().float().cpu() for path in self.layers]
         if self.compose:
             return {"*".join(self.layers): self._tiles(composed_weight(weights))}

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from latent_probe.errors import ConfigError, check_memory, check_range
-from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_path, recorded_outputs
+from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_path, recorded_outputs
 from latent_probe.registry import register_probe
 from latent_probe.viz.steps import DPI, Boundary, Step, animation_frames, square_limits, steps_figure
 
@@ -88,11 +88,11 @@ class LayerTransformRecorder(Probe):
         """Every leaf module (those the forward pass does not call are dropped at setup)."""
         return leaf_paths(pl_module)
 
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """Steps in the order the setup forward pass called them; each must be called once and give one row per sample."""
         if not self.layers:
             raise ConfigError(f"LayerTransformRecorder found no module called by {type(pl_module).__name__}.forward; set `layers`")
-        self.layers = run.called_in_order(self.layers) if run is not None else self.layers
+        self.layers = setup_pass.called_in_order(self.layers) if setup_pass is not None else self.layers
         modules = dict(pl_module.named_modules())
         self.kinds = {layer: type(modules[module_path(layer)]).__name__ for layer in self.layers}
         self._check_gif(steps=len(self.layers) + 1)
@@ -105,26 +105,26 @@ class LayerTransformRecorder(Probe):
         check_memory("frames_per_step", f"{self.frames_per_step} with hold {self.hold} ({frames:,} frames of {steps} steps)",
                      frames * GIF_FRAME_BYTES, "the GIF")
 
-    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> TransformResult:
+    def compute(self, firing: Firing) -> TransformResult:
         """Every step's points on the probe's samples (gathered by index), and the decision boundary if drawable."""
-        sample = self.activations(trainer, pl_module, keep_inputs=True)
+        sample = firing.activations(keep_inputs=True)
         labels = sample.label.numpy() if sample.label is not None else np.zeros(len(sample), dtype=np.int64)
         names = self.spec.names_for(sample.label) if sample.label is not None else ["all samples"]
         steps = [] if sample.inputs is None else [Step(INPUT, "", self.pooling(sample.inputs).numpy())]
         steps += [Step(layer, self.kinds[layer], sample.outputs[layer].flatten(1).numpy()) for layer in self.layers]
-        boundary = None if sample.inputs is None else self._boundary(pl_module, sample.inputs, steps[-1])
+        boundary = None if sample.inputs is None else self._boundary(firing, sample.inputs, steps[-1])
         return TransformResult(index=sample.index.numpy(), label=labels, steps=steps, class_names=names, boundary=boundary)
 
     @torch.no_grad()
-    def _boundary(self, pl_module: pl.LightningModule, inputs: torch.Tensor, last: Step) -> Boundary | None:
+    def _boundary(self, firing: Firing, inputs: torch.Tensor, last: Step) -> Boundary | None:
         if inputs[0].numel() != 2 or last.points.shape[1] != 1:
             return None
         # The grid covers the input panel's square limits, so the coloured regions fill the panel.
         xs, ys = (torch.linspace(*limits, self.boundary_resolution) for limits in square_limits(inputs.flatten(1).numpy()))
         grid = torch.cartesian_prod(ys, xs).flip(1).reshape(-1, *inputs.shape[1:])  # x varies fastest
-        with recorded_outputs(pl_module, [last.name]) as records:
-            for chunk in grid.split(self.pass_rows(pl_module)):
-                self.spec.call(pl_module, chunk.to(pl_module.device))
+        with recorded_outputs(firing.model, [last.name]) as records:
+            for chunk in grid.split(firing.batch_size):
+                self.spec.call(firing.model, chunk.to(firing.device))
         values = torch.cat(records[last.name]).reshape(len(ys), len(xs)).float().cpu().numpy()
         level = self.boundary_level
         if level is None:

@@ -12,7 +12,7 @@ from torch import nn
 
 from latent_probe.analysis.linear_readout import readout_accuracy
 from latent_probe.errors import ConfigError, require_choice
-from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe
+from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe
 from latent_probe.registry import register_probe
 from latent_probe.viz.raster import Axes, Canvas, font, splat, tick_label, to_uint8
 from latent_probe.viz.scatter import class_colors
@@ -75,7 +75,7 @@ class LinearProbe(Probe):
         """The split the classifiers are fitted on and the one they are scored on."""
         return list(dict.fromkeys([self.fit_split, self.split]))
 
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """There must be layers to read."""
         if not self.layers:
             raise ConfigError(f"LinearProbe found no activation modules in {type(pl_module).__name__}; set `layers`")
@@ -88,11 +88,11 @@ class LinearProbe(Probe):
         """Restore the accuracy history."""
         self.history = dict(state.get("history", {}))
 
-    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> LayerData:
+    def compute(self, firing: Firing) -> LayerData:
         """Gather the chosen layers' outputs on both splits (every rank)."""
-        fit = self.activations(trainer, pl_module, split=self.fit_split)
-        evaluation = self.activations(trainer, pl_module)
-        device = pl_module.device  # the read-outs are fitted where the model runs
+        fit = firing.activations(split=self.fit_split)
+        evaluation = firing.activations()
+        device = firing.device  # the read-outs are fitted where the model runs
         return LayerData(
             train={p: o.to(device) for p, o in fit.outputs.items()},
             train_label=fit.label.to(device),

@@ -1,23 +1,28 @@
-"""The probing engine: everything a probe author reads.
+"""The probing engine. A probe author reads ``probe.py`` (the ``Probe`` base) and ``firing.py`` (what it receives).
 
-- ``probe.py``: the ``Probe`` base (cadence, moments, setup checks, firing, state across resume);
-- ``data_spec.py``: ``DataSpec``, the one contract for reading a run's data and calling its model;
-- ``layers.py``: layer names, patterns and the rule that reduces any layer output to a tensor;
-- ``hooks.py``: eval mode and forward hooks (detached copies, or outputs with their graph);
-- ``dry_run.py``: the setup forward pass that finds layer problems before training;
-- ``activations.py`` and ``sharding.py``: a fixed sample's layer outputs, sharded over DDP ranks and gathered by index;
-- ``moments.py``: moment names.
+- ``probe.py``: the ``Probe`` base: options, what a probe declares, ``compute`` / ``write``, streaming hooks;
+- ``firing.py``: ``Firing``, a probe's view of one moment (model, device, its layers' outputs, its stream);
+- ``stream.py``: ``StreamState``, a streaming probe's states reduced across processes;
+- ``runner.py``: ``ProbeRunner``, the one callback: when probes are due, firing, writing, state across resume;
+- ``pass_plan.py`` and ``collection.py``: one forward pass per split and moment, shared by the due probes;
+- ``setup.py`` and ``setup_pass.py``: layers resolved and checked by one forward pass before anything runs;
+- ``moment_output.py``: the moment folder and its manifest; ``host.py``: post-hoc runs without the model's loss;
+- ``layers.py``, ``hooks.py``, ``pooling.py``, ``sharding.py``, ``moments.py``, ``batch_size.py``: the rules they share.
 """
 
 from latent_probe.artifacts.writer import MomentWriter
-from latent_probe.probing.activations import Activations
 from latent_probe.probing.batches import Batch
+from latent_probe.probing.collection import Activations
 from latent_probe.probing.data_spec import DataSpec, DataSpecOverrides, Normalization, build_data_spec
-from latent_probe.probing.dry_run import DryRun, LayerCalls
+from latent_probe.probing.firing import Firing
 from latent_probe.probing.hooks import differentiable_outputs, eval_mode, recorded_outputs
 from latent_probe.probing.layers import module_path, module_paths, reduce_output, resolve_layers
 from latent_probe.probing.moments import NAMED_MOMENTS, PROBE_MOMENT, epoch_moment
-from latent_probe.probing.probe import Probe, prepare_probes
+from latent_probe.probing.probe import Probe
+from latent_probe.probing.runner import ProbeRunner
+from latent_probe.probing.setup import prepare_probes
+from latent_probe.probing.setup_pass import LayerCalls, SetupPass
+from latent_probe.probing.stream import StreamState
 from latent_probe.registry import register_probe
 
 __all__ = [
@@ -27,11 +32,14 @@ __all__ = [
     "Batch",
     "DataSpec",
     "DataSpecOverrides",
-    "DryRun",
+    "Firing",
     "LayerCalls",
     "MomentWriter",
     "Normalization",
     "Probe",
+    "ProbeRunner",
+    "SetupPass",
+    "StreamState",
     "build_data_spec",
     "differentiable_outputs",
     "epoch_moment",

@@ -49,6 +49,10 @@ class Pooling:
             return F.adaptive_avg_pool2d(output, (min(side, output.shape[2]), min(side, output.shape[3]))).flatten(1)
         return output.reshape(len(output), -1)
 
+    def width(self, shape: tuple[int, ...]) -> int:
+        """Features stored per sample of a layer whose one-sample output has ``shape`` (a streaming probe's state size)."""
+        return int(self(torch.zeros(1, *shape)).shape[1])
+
     def _side(self, channels: int) -> int:
         return max(1, math.isqrt(max(1, self.max_features // channels)))
 

@@ -12,9 +12,9 @@ from lp_example_plugin.saliency import InputSaliency  # noqa: F401  registers th
 class ActivationStats(Probe):
     """Mean, standard deviation and share of near-zero values of each chosen layer's outputs."""
 
-    def compute(self, trainer, pl_module):
+    def compute(self, firing):
         """Every rank: the layers' outputs on the probe's samples (gathered from all ranks), summarised."""
-        sample = self.activations(trainer, pl_module)
+        sample = firing.activations()
         return {
             layer: {
                 "mean": out.mean().item(),

@@ -11,19 +11,19 @@ from latent_probe.probing import Probe, differentiable_outputs, register_probe
 class InputSaliency(Probe):
     """Mean |d ||layer output|| / d input| over the probe's samples: which input values each layer depends on most."""
 
-    def compute(self, trainer, pl_module):
+    def compute(self, firing):
         """Every rank computes the same thing on its own samples' gradient; rank 0's result is written.
 
-        The base runs ``compute`` outside Lightning's inference mode, so autograd works here even under
+        The runner calls ``compute`` outside Lightning's inference mode, so autograd works here even under
         ``latent-probe probe``, ``validate`` and ``test``; inputs fetched here are ordinary tensors.
         """
         dataset = self.spec.dataset(self.split)
         count = min(len(dataset), self.max_samples or len(dataset))
-        inputs = self.spec.fetch(dataset, list(range(count))).inputs.to(pl_module.device).float().requires_grad_()
+        inputs = self.spec.fetch(dataset, list(range(count))).inputs.to(firing.device).float().requires_grad_()
         saliency = {}
-        with torch.enable_grad(), differentiable_outputs(pl_module, self.layers) as records:
+        with torch.enable_grad(), differentiable_outputs(firing.model, self.layers) as records:
             for layer in self.layers:
-                self.spec.call(pl_module, inputs)
+                self.spec.call(firing.model, inputs)
                 (gradient,) = torch.autograd.grad(records[layer].flatten(1).norm(dim=1).sum(), inputs)
                 saliency[layer] = gradient.abs().mean(0).cpu()
         return saliency

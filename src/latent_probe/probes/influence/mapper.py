@@ -17,8 +17,8 @@ from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
 from latent_probe.probes.influence.image_files import read_image
 from latent_probe.probes.influence.maps import MODES, influence_maps
-from latent_probe.probing import DataSpec, DryRun, MomentWriter, Probe, module_paths
-from latent_probe.probing.pass_rows import rows_per_pass
+from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_paths
+from latent_probe.probing.batch_size import default_batch_size
 from latent_probe.probing.sharding import select_indices
 from latent_probe.registry import register_probe
 from latent_probe.viz.node_maps import node_map_grid, symmetric_range
@@ -120,7 +120,7 @@ class InfluenceMapper(Probe):
         self.chunk_size, self.ig_steps, self.max_tiles = chunk_size, ig_steps, max_tiles
         self.shape: tuple[int, int, int] = (1, 1, 1)
 
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, run: DryRun | None) -> None:
+    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """Needs layers, one image-shaped input tensor and readable files."""
         if not self.layers:
             paths = ", ".join(module_paths(pl_module)[:30])
@@ -145,16 +145,16 @@ class InfluenceMapper(Probe):
             row_bytes = (math.prod(self.shape) + nodes) * 4  # one single-pixel input and the chosen nodes' outputs
             check_memory("chunk_size", self.chunk_size, self.chunk_size * row_bytes, "one pass's inputs and nodes")
 
-    def compute(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> InfluenceResult | None:
+    def compute(self, firing: Firing) -> InfluenceResult | None:
         """Every node's maps for every input, on global rank 0 (the work is the same on every rank)."""
-        if not trainer.is_global_zero:
+        if not firing.is_global_zero:
             return None
         chosen = self._inputs()
         reference = self.spec.to_inputs(torch.full((1, *self.shape), float(self.reference)))
-        device, dtype = pl_module.device, pl_module.dtype
+        device, dtype = firing.device, firing.dtype
         maps = influence_maps(
-            pl_module, chosen.inputs.to(device, dtype), reference[0].to(device, dtype), self.layers,
-            self.shape, self.mode, rows_per_pass(self.chunk_size, device, accelerator_rows=4096), self.ig_steps,
+            firing.model, chosen.inputs.to(device, dtype), reference[0].to(device, dtype), self.layers,
+            self.shape, self.mode, default_batch_size(self.chunk_size, device, accelerator_batch=4096), self.ig_steps,
         )
         return InfluenceResult({path: m.float().cpu().numpy() for path, m in maps.items()}, chosen, reference[0].numpy())
 

@@ -41,7 +41,7 @@ class LayerCalls:
 
 
 @dataclass
-class DryRun:
+class SetupPass:
     """The result of the setup forward pass: the batch it used and every hooked layer's calls."""
 
     batch_size: int
@@ -51,6 +51,11 @@ class DryRun:
         """``layers`` that were called, in the order of their first call."""
         called = [layer for layer in layers if self.layers[layer].order >= 0]
         return sorted(called, key=lambda layer: self.layers[layer].order)
+
+    def readable(self, layer: str) -> bool:
+        """Whether a probe can read ``layer``: called once, giving a tensor with one row per sample."""
+        calls = self.layers[layer]
+        return calls.count == 1 and not calls.problem and calls.shapes[0][:1] == (self.batch_size,)
 
     def never_called(self, layers: Iterable[str]) -> list[str]:
         """``layers`` the forward pass did not call."""
@@ -74,7 +79,7 @@ class DryRun:
 
 
 @torch.no_grad()
-def dry_run(model: nn.Module, spec: DataSpec, split: str, layers: Iterable[str]) -> DryRun:
+def run_setup_pass(model: nn.Module, spec: DataSpec, split: str, layers: Iterable[str]) -> SetupPass:
     """Run ``model`` once (eval mode, modes restored) on the first samples of ``split``, noting every layer's calls."""
     layers = list(dict.fromkeys(layers))
     batch = first_batch(spec, split)
@@ -118,7 +123,7 @@ def dry_run(model: nn.Module, spec: DataSpec, split: str, layers: Iterable[str])
     finally:
         for handle in handles:
             handle.remove()
-    return DryRun(len(batch), calls)
+    return SetupPass(len(batch), calls)
 
 
 def first_batch(spec: DataSpec, split: str) -> Batch:

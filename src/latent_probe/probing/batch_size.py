@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
-CPU_ROWS = 64
+CPU_BATCH = 64
 
 
-def rows_per_pass(requested: int | None, device: torch.device, accelerator_rows: int) -> int:
-    """``requested``, else ``CPU_ROWS`` on a CPU and ``accelerator_rows`` on any other device."""
+def default_batch_size(requested: int | None, device: torch.device, accelerator_batch: int) -> int:
+    """``requested``, else ``CPU_BATCH`` on a CPU and ``accelerator_batch`` on any other device."""
     if requested is not None:
         return requested
-    return CPU_ROWS if torch.device(device).type == "cpu" else accelerator_rows
+    return CPU_BATCH if torch.device(device).type == "cpu" else accelerator_batch

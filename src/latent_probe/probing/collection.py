@@ -1,0 +1,169 @@
+"""One collection pass: the model over a seeded sample of a split, sharded across ranks, every hooked layer pooled per
+batch; gathered rows for the probes that want a sample, per-batch updates for the probes that stream."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from latent_probe.errors import ConfigError
+from latent_probe.probing.batches import Batch, to_device
+from latent_probe.probing.data_spec import DataSpec
+from latent_probe.probing.hooks import recorded_outputs
+from latent_probe.probing.pooling import Pooling
+from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard
+from latent_probe.probing.stream import StreamState
+
+
+@dataclass
+class Activations:
+    """Per-sample results in dataset-index order, identical on every rank after gathering.
+
+    ``label`` is None when the data has no labels; ``inputs`` is None unless asked for, and for
+    inputs that are not one tensor (a dict of token ids and masks, say).
+    """
+
+    index: torch.Tensor
+    label: torch.Tensor | None
+    inputs: torch.Tensor | None = None
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class Streamer:
+    """A streaming consumer of a pass: its layers, its own sample size and the states it folds batches into."""
+
+    layers: list[str]
+    max_samples: int | None
+    state: StreamState
+    update: object  # (state, outputs, batch) -> None
+
+
+@dataclass
+class PassRequest:
+    """What one pass over ``split`` computes: ``layers`` on the seeded sample of ``max_samples`` (None = all).
+
+    ``gathered``: how many of those samples (the same seed's subset) come back gathered from every rank (0: none);
+    ``streamers`` see their own samples batch by batch on their own rank.
+    """
+
+    split: str
+    layers: list[str]
+    max_samples: int | None
+    gathered: int | None
+    batch_size: int
+    seed: int
+    pooling: Pooling
+    keep_inputs: bool = False
+    streamers: list[Streamer] = field(default_factory=list)
+
+
+def batches(spec: DataSpec, split: str, indices: torch.Tensor, batch_size: int):
+    """``(start, batch)`` for the batches of ``indices`` of ``split``, in order."""
+    dataset = spec.dataset(split)
+    index_list = indices.tolist()
+    for start in range(0, len(index_list), batch_size):
+        yield start, spec.fetch(dataset, index_list[start : start + batch_size])
+
+
+@torch.no_grad()
+def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, device: torch.device) -> Activations | None:
+    """Forward this rank's share of the request's samples once; return the gathered rows (None when none are asked for).
+
+    Every rank must call this (it runs collectives). Streamers' states are reduced across ranks before it returns.
+    """
+    size = len(spec.dataset(request.split))  # type: ignore[arg-type]
+    mine = shard(select_indices(size, request.max_samples, request.seed), trainer.global_rank, trainer.world_size)
+    wanted = select_indices(size, request.gathered, request.seed) if request.gathered != 0 else mine[:0]
+    kept = _Kept(torch.isin(mine, wanted), request)
+    own = [torch.isin(mine, select_indices(size, s.max_samples, request.seed)) for s in request.streamers]
+    pool, current = request.pooling, {"mask": None}  # the hooks pool each batch with that batch's padding mask
+    with recorded_outputs(model, request.layers, lambda output: pool(output, current["mask"])) as records:
+        for start, batch in batches(spec, request.split, mine, request.batch_size):
+            current["mask"] = batch.mask
+            spec.call(model, to_device(batch.inputs, device))
+            outputs = {layer: records[layer].pop().float() for layer in request.layers}  # one call per layer and batch
+            rows = slice(start, start + len(batch))
+            kept.add(mine[rows], batch, outputs)
+            for streamer, chosen in zip(request.streamers, own):
+                if chosen[rows].any():
+                    streamer.update(streamer.state, {layer: outputs[layer][chosen[rows]] for layer in streamer.layers},
+                                    rows_of(batch, chosen[rows]))
+    for streamer in request.streamers:
+        streamer.state.sync(trainer.strategy, trainer.world_size)
+    return kept.gathered(trainer, spec, device, len(wanted)) if request.gathered != 0 else None
+
+
+class _Kept:
+    """The rows of this rank that are gathered, batch by batch."""
+
+    def __init__(self, chosen: torch.Tensor, request: PassRequest) -> None:
+        self.chosen, self.request, self.position = chosen, request, 0
+        self.index: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        self.inputs: list[torch.Tensor] = []
+        self.outputs: dict[str, list[torch.Tensor]] = {layer: [] for layer in request.layers}
+
+    def add(self, index: torch.Tensor, batch: Batch, outputs: dict[str, torch.Tensor]) -> None:
+        rows = self.chosen[self.position : self.position + len(index)]
+        self.position += len(index)
+        if not rows.any():
+            return
+        self.index.append(index[rows])
+        for layer, values in outputs.items():
+            self.outputs[layer].append(values[rows.to(values.device)])
+        if batch.labels is not None:
+            self.labels.append(batch.labels[rows])
+        if self.request.keep_inputs and isinstance(batch.inputs, torch.Tensor):
+            self.inputs.append(batch.inputs[rows])
+
+    def gathered(self, trainer, spec: DataSpec, device: torch.device, total: int) -> Activations:
+        index = torch.cat(self.index) if self.index else torch.empty(0, dtype=torch.int64)
+        local = {"index": index.to(device), **{f"out:{layer}": _cat(parts, layer) for layer, parts in self.outputs.items()}}
+        if spec.label_key is not None:
+            local["label"] = (torch.cat(self.labels) if self.labels else torch.empty(0, dtype=torch.int64)).to(device)
+        if self.inputs:
+            local["inputs"] = torch.cat(self.inputs).float().to(device)
+        return _gathered(trainer, local, total)
+
+
+def rows_of(batch: Batch, rows: torch.Tensor) -> Batch:
+    """The ``rows`` (a boolean mask) of a batch: inputs (a tensor or a dict of them), labels and padding mask."""
+    def take(value):
+        return value[rows.to(value.device)] if isinstance(value, torch.Tensor) else value
+
+    inputs = {k: take(v) for k, v in batch.inputs.items()} if isinstance(batch.inputs, dict) else take(batch.inputs)
+    return Batch(inputs, None if batch.labels is None else take(batch.labels), None if batch.mask is None else take(batch.mask))
+
+
+def sample_activations(trainer, model: nn.Module, spec: DataSpec, layers: list[str], split: str, max_samples: int | None,
+                       batch_size: int = 256, seed: int = 0, keep_inputs: bool = False, pooling: Pooling | None = None,
+                       device: torch.device | None = None) -> Activations:
+    """``layers`` on a seeded sample of ``split``, gathered from every rank: one pass of its own (no other probe shares it)."""
+    request = PassRequest(split, list(layers), max_samples, max_samples, batch_size, seed, pooling or Pooling(), keep_inputs)
+    device = device if device is not None else next(model.parameters()).device
+    return run_pass(trainer, model, spec, request, device)  # type: ignore[return-value]
+
+
+def _cat(parts: list[torch.Tensor], layer: str) -> torch.Tensor:
+    widths = {part.shape[1:] for part in parts}
+    if len(widths) > 1:  # flattened tokens of batches padded to different lengths
+        raise ConfigError(f"layer {layer!r} gives {sorted(math.prod(w) for w in widths)} values per sample in different batches "
+                          "(token sequences padded to each batch's longest). HINT: set token_pooling to mean or first")
+    if parts:
+        return torch.cat(parts)
+    raise ConfigError(f"layer {layer!r} recorded no samples on this rank. HINT: lower the number of devices or raise max_samples")
+
+
+def _gathered(trainer, local: dict[str, torch.Tensor], total: int) -> Activations:
+    gathered = {k: gather_rows(trainer.strategy, v, total, trainer.world_size).cpu() for k, v in local.items()}
+    keep = order_by_index(gathered["index"])
+    rows = {k: v[keep] for k, v in gathered.items()}
+    outputs = {k[len("out:"):]: v for k, v in rows.items() if k.startswith("out:")}
+    return Activations(index=rows["index"], label=rows.get("label"), inputs=rows.get("inputs"), outputs=outputs)

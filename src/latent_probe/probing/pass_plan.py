@@ -1,0 +1,129 @@
+"""The passes of one moment, planned from what the due probes declare: one pass per split and sampling.
+
+Probes due at the same moment that read the same split with the same sampling seed, batch size and pooling share one
+forward pass over the largest sample any of them wants (a smaller seeded sample is a subset of a larger one with the
+same seed), recording the union of their layers; streaming probes fold every batch of that pass into their states.
+The plan depends only on the set of due probes, never on their order, so sharing is deterministic. A request the
+plan did not foresee (a split a probe did not declare) gets a pass of its own: sharing changes how often the model
+runs, never what a probe receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from latent_probe.probing.collection import Activations, PassRequest, Streamer, run_pass, sample_activations
+from latent_probe.probing.data_spec import DataSpec
+from latent_probe.probing.probe import Probe
+from latent_probe.probing.sharding import select_indices
+from latent_probe.probing.stream import StreamState
+
+
+@dataclass(frozen=True)
+class PassKey:
+    """What must agree for two probes to share a pass."""
+
+    split: str
+    seed: int
+    batch_size: int
+    pooling: Any
+
+
+@dataclass
+class PlannedPass:
+    """One pass of the plan: its request, the probes it serves, and (once run) its result or the error it raised."""
+
+    request: PassRequest
+    readers: list[Probe]
+    streams: dict[str, StreamState] = field(default_factory=dict)
+    result: Activations | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+def plan_passes(probes: Sequence[Probe], spec: DataSpec, device: torch.device) -> dict[PassKey, PlannedPass]:
+    """One planned pass per key, for every split every due probe declares."""
+    groups: dict[PassKey, list[Probe]] = {}
+    for probe in sorted(probes, key=lambda p: p.name):  # the plan must not depend on the probes' order
+        for split in probe.splits():
+            key = PassKey(split, probe.seed, probe.batch_size_on(device), probe.pooling)
+            groups.setdefault(key, []).append(probe)
+    return {key: _planned(key, members, spec) for key, members in groups.items()}
+
+
+def _planned(key: PassKey, members: list[Probe], spec: DataSpec) -> PlannedPass:
+    size = len(spec.dataset(key.split))  # type: ignore[arg-type]
+    gatherers = [p for p in members if not p.streams]
+    streamers = [p for p in members if p.streams]
+    layers = list(dict.fromkeys(layer for p in members for layer in p.layers))
+    gathered = _largest([p.max_samples for p in gatherers], size) if gatherers else 0
+    request = PassRequest(key.split, layers, _largest([p.max_samples for p in members], size), gathered, key.batch_size,
+                          key.seed, key.pooling, keep_inputs=any(p.keeps_inputs for p in gatherers))
+    planned = PlannedPass(request, gatherers)
+    for probe in streamers:
+        state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers})
+        planned.streams[probe.name] = state
+        request.streamers.append(Streamer(list(probe.layers), probe.max_samples, state, probe.update))
+    return planned
+
+
+def _largest(sizes: list[int | None], total: int) -> int | None:
+    return None if any(s is None or s >= total for s in sizes) else max(sizes)  # type: ignore[type-var]
+
+
+class SharedPasses:
+    """The planned passes of one moment, each run once (on first use, in the same order on every rank)."""
+
+    def __init__(self, trainer: Any, model: nn.Module, spec: DataSpec, probes: Sequence[Probe], device: torch.device) -> None:
+        self.trainer, self.model, self.spec, self.device = trainer, model, spec, device
+        self.plan = plan_passes([p for p in probes if p.reads_activations and p.layers], spec, device)
+
+    def view(self, probe: Probe, split: str, keep_inputs: bool) -> Activations:
+        """``probe``'s layers and rows of ``split``: from its planned pass when that covers them, else from a pass of its own."""
+        planned = self._planned(probe, split)
+        if planned is None or probe not in planned.readers or (keep_inputs and not planned.request.keep_inputs):
+            return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, probe.max_samples,
+                                      probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device)
+        return _view(self._run(planned), probe, split, keep_inputs, self.spec)
+
+    def stream(self, probe: Probe) -> StreamState:
+        """A streaming probe's states after its pass (run now if it has not run yet)."""
+        planned = self._planned(probe, probe.split)
+        if planned is None or probe.name not in planned.streams:
+            raise RuntimeError(f"probe {probe.name!r} does not stream (set `streams = True` and implement start_stream/update)")
+        self._run(planned)
+        return planned.streams[probe.name]
+
+    def _planned(self, probe: Probe, split: str) -> PlannedPass | None:
+        key = PassKey(split, probe.seed, probe.batch_size_on(self.device), probe.pooling)
+        return self.plan.get(key)
+
+    def _run(self, planned: PlannedPass) -> Activations | None:
+        if not planned.done:
+            planned.done = True
+            try:
+                planned.result = run_pass(self.trainer, self.model, self.spec, planned.request, self.device)
+            except Exception as error:  # noqa: BLE001  every probe of this pass fails with it (each on its own)
+                planned.error = error
+        if planned.error is not None:
+            raise planned.error
+        return planned.result
+
+
+def _view(activations: Activations | None, probe: Probe, split: str, keep_inputs: bool, spec: DataSpec) -> Activations:
+    """The probe's own layers and rows of a shared collection."""
+    assert activations is not None  # a planned reader always has gathered rows
+    own = select_indices(len(spec.dataset(split)), probe.max_samples, probe.seed)  # type: ignore[arg-type]
+    rows = slice(None) if len(own) == len(activations) else torch.isin(activations.index, own)
+
+    def take(values: torch.Tensor | None) -> torch.Tensor | None:
+        return None if values is None else values[rows]
+
+    return Activations(index=take(activations.index), label=take(activations.label),  # type: ignore[arg-type]
+                       inputs=take(activations.inputs) if keep_inputs else None,
+                       outputs={layer: activations.outputs[layer][rows] for layer in probe.layers})
