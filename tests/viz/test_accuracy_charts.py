@@ -1,8 +1,9 @@
-"""The linear probe's pictures drawn straight into pixels: bar heights, line colours and gaps, long layer names."""
+"""viz.accuracy_charts (the linear probe's pictures), drawn straight into pixels: bar heights, line colours and gaps,
+long layer names."""
 
 import numpy as np
 
-from latent_probe.probes.linear import ACCURACY_RANGE, BAR_COLOR, accuracy_bars, accuracy_lines, short_name
+from latent_probe.viz.accuracy_charts import ACCURACY_RANGE, BAR_COLOR, accuracy_bars, accuracy_lines, short_name
 from latent_probe.viz.raster import FRAME, to_uint8
 from latent_probe.viz.scatter import class_colors
 

@@ -1,0 +1,119 @@
+"""The linear probe's accuracy charts, drawn straight into pixels (``viz.raster``): a bar per layer, and a line per layer
+over training."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from latent_probe.viz.raster import Axes, Canvas, font, splat, tick_label, to_uint8
+from latent_probe.viz.scatter import class_colors
+from latent_probe.viz.slanted_text import slanted_extent, slanted_text
+
+ACCURACY_RANGE = (0.0, 1.08)  # room above a bar at 1.0 for its value
+ACCURACY_TICKS = np.linspace(0.0, 1.0, 6)
+BAR_COLOR = (0.12, 0.47, 0.71)  # matplotlib's first colour
+PLOT_HEIGHT, LABEL_SIZE = 260, 10
+
+
+def accuracy_bars(names: list[str], values: list[float], ylabel: str, title: str) -> np.ndarray:
+    """One bar per layer, its accuracy written above it (``n/a`` where there is none); an ``(H, W, 3)`` uint8 picture."""
+    slot = int(np.clip(900 / max(len(names), 1), 28, 80))
+    canvas, axes = _chart(title, ylabel, names, range(len(names)), (-0.5, len(names) - 0.5), slot * len(names), 20)
+    pixels = _gridded(axes)
+    tops = axes.to_pixels(np.column_stack([np.arange(len(values)), np.nan_to_num(values, nan=0.0)]))
+    for (middle, row), value in zip(tops, values):
+        if np.isfinite(value):
+            pixels[int(round(row)):, int(middle - slot * 0.35):int(middle + slot * 0.35) + 1] = BAR_COLOR
+    _framed(canvas, axes, pixels)
+    left, top = axes.box[:2]
+    for (middle, row), value in zip(tops, values):
+        text, y = (f"{value:.2f}", top + row - 3) if np.isfinite(value) else ("n/a", top + axes.box[3] - 3)
+        canvas.text((left + middle, y), text, size=9, anchor="md", fill=(0, 0, 0) if np.isfinite(value) else (140, 140, 140))
+    return canvas.pixels()
+
+
+def accuracy_lines(moments: list[str], series: dict[str, list[float]], ylabel: str, title: str) -> np.ndarray:
+    """One line per layer over the moments, with a legend of layers at the right; an ``(H, W, 3)`` uint8 picture."""
+    colors = class_colors(len(series))
+    names = [short_name(n) for n in series]
+    legend_w = int(max((font(LABEL_SIZE).getlength(n) for n in names), default=0)) + 40
+    every = max(1, int(np.ceil(len(moments) * 16 / 460)))  # a label per 16 pixels at most
+    shown = [m if i % every == 0 else "" for i, m in enumerate(moments)]
+    canvas, axes = _chart(title, ylabel, shown, range(len(moments)), (-0.3, max(len(moments) - 0.7, 0.3)), 460, legend_w,
+                         len(series) * 16 + 10)
+    spots = [axes.to_pixels(np.column_stack([np.arange(len(v)), v])) for v in series.values()]
+    traces, dots = [_polyline(s) for s in spots], [s[np.isfinite(s[:, 1])] for s in spots]
+    pixels = _gridded(axes)
+    # Two splats for all layers (lines, then markers) instead of two per layer.
+    for pieces, radius in ((traces, 1.0), (dots, 3.0)):
+        splat(pixels, np.concatenate(pieces), np.repeat(colors, [len(p) for p in pieces], axis=0), radius, 1.0)
+    _framed(canvas, axes, pixels)
+    _line_legend(canvas, (axes.box[0] + axes.box[2] + 14, axes.box[1] + 4), colors, names)
+    return canvas.pixels()
+
+
+def _chart(title: str, ylabel: str, labels: list[str], spots: range, xlim: tuple[float, float], plot_width: int, right: int,
+          plot_height: int = PLOT_HEIGHT) -> tuple[Canvas, Axes]:
+    # A canvas with the title, the vertical y label and slanted x labels at data x ``spots`` under axes of
+    # ``plot_width`` pixels on ``xlim`` x the accuracy range, and ``right`` pixels to spare at the right.
+    labels = [short_name(n) for n in labels]
+    reach = [slanted_extent(n, LABEL_SIZE) if n else (0.0, 0.0) for n in labels]
+    probe = Axes((0, 0, plot_width, 1), xlim, ACCURACY_RANGE)
+    xs = probe.to_pixels(np.column_stack([np.asarray(spots, dtype=float), np.zeros(len(labels))]))[:, 0]
+    left = int(max([62.0] + [r[0] - x + 12 for r, x in zip(reach, xs)]))
+    plot_height = max(PLOT_HEIGHT, plot_height)
+    bottom = int(max([16.0] + [r[1] for r in reach])) + 14
+    width = max(left + plot_width + right, int(font(13).getlength(title)) + 30)
+    canvas = Canvas(width, 40 + plot_height + bottom)
+    canvas.text((width / 2, 8), title, size=13, anchor="ma")
+    canvas.vertical_text((16, 40 + plot_height / 2), ylabel, size=11)
+    for label, x in zip(labels, xs):
+        if label:
+            canvas.line([(left + x, 40 + plot_height), (left + x, 40 + plot_height + 3)])
+            slanted_text(canvas, (left + x + 3, 40 + plot_height + 8), label, LABEL_SIZE)
+    return canvas, Axes((left, 40, plot_width, plot_height), xlim, ACCURACY_RANGE)
+
+
+def _gridded(axes: Axes) -> np.ndarray:
+    """A white float picture of the axes with light horizontal lines at the accuracy ticks."""
+    pixels = axes.blank()
+    rows = axes.to_pixels(np.column_stack([np.zeros(len(ACCURACY_TICKS)), ACCURACY_TICKS]))[:, 1]
+    pixels[np.rint(rows).astype(int)] = 0.9
+    return pixels
+
+
+def _framed(canvas: Canvas, axes: Axes, pixels: np.ndarray) -> None:
+    """Paste the axes' ``pixels``, frame them and label the accuracy ticks at the left."""
+    left, top, width, height = axes.box
+    canvas.paste(to_uint8(pixels), (left, top))
+    canvas.rectangle((left - 1, top - 1, left + width, top + height))
+    rows = axes.to_pixels(np.column_stack([np.zeros(len(ACCURACY_TICKS)), ACCURACY_TICKS]))[:, 1]
+    for value, row in zip(ACCURACY_TICKS, rows):
+        canvas.line([(left - 4, top + row), (left - 1, top + row)])
+        canvas.text((left - 6, top + row), tick_label(value, ACCURACY_TICKS), size=LABEL_SIZE, anchor="rm")
+
+
+def _polyline(points: np.ndarray) -> np.ndarray:
+    """Points every half pixel along the segments between consecutive finite ``points`` (a gap where one is NaN)."""
+    pieces = []
+    for start, end in zip(points[:-1], points[1:]):
+        if np.isfinite(start).all() and np.isfinite(end).all():
+            steps = max(2, int(np.hypot(*(end - start)) * 2))
+            pieces.append(start + np.linspace(0.0, 1.0, steps)[:, None] * (end - start))
+    return np.concatenate(pieces) if pieces else np.zeros((0, 2))
+
+
+def _line_legend(canvas: Canvas, corner: tuple[float, float], colors: np.ndarray, names: list[str]) -> None:
+    """A column of short coloured lines with a dot and their names, from ``corner`` (top-left) down."""
+    x, y = corner
+    for color, name in zip(colors, names):
+        fill = tuple(int(round(255 * c)) for c in color)
+        canvas.line([(x, y + 6), (x + 18, y + 6)], fill=fill, width=2)
+        canvas.draw.ellipse((x + 6, y + 3, x + 12, y + 9), fill=fill)
+        canvas.text((x + 24, y + 6), name, size=LABEL_SIZE, anchor="lm")
+        y += 16
+
+
+def short_name(name: str, limit: int = 40) -> str:
+    """``name`` cut to its last ``limit`` characters (the end of a module path says most), marked with ``…``."""
+    return name if len(name) <= limit else "\u2026" + name[-(limit - 1):]
