@@ -14,7 +14,7 @@ from torch import nn
 
 from latent_probe.errors import ConfigError
 from latent_probe.probes.filters import FilterTiler, composed_weight, select_units
-from latent_probe.probing import DataSpec, prepare_probes
+from latent_probe.probing import DataSpec, Firing, prepare_probes
 from latent_probe.viz.tiles import auto_zoom, tile_grid
 
 
@@ -72,10 +72,10 @@ def test_compute_reshapes_rows_to_the_image_and_composes():
     model = nn.Sequential(nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 3))
     single = set_up(FilterTiler(max_tiles=3), model)
     assert single.layers == ["0"], "default: the first Linear layer"
-    tiles = single.compute(None, model)["0"]
+    tiles = single.compute(Firing(single, "probe", None, model, None))["0"]
     assert tiles.weights.shape == (3, 1, 2, 3) and torch.equal(tiles.weights[1, 0].flatten(), model[0].weight[1])
     chain = set_up(FilterTiler(layers=["0", "2"], compose=True), model)
-    composed = chain.compute(None, model)["0*2"]
+    composed = chain.compute(Firing(chain, "probe", None, model, None))["0*2"]
     assert composed.weights.shape == (3, 1, 2, 3)
     assert torch.allclose(composed.weights.flatten(1), model[2].weight @ model[0].weight)
 
@@ -83,7 +83,7 @@ def test_compute_reshapes_rows_to_the_image_and_composes():
 def test_conv_kernels_are_tiled_directly():
     model = nn.Sequential(nn.Conv2d(1, 5, 3), nn.ReLU(), nn.Conv2d(5, 2, 3))
     probe = set_up(FilterTiler(), model, image_shape=(1, 28, 28))
-    assert probe.compute(None, model)["0"].weights.shape == (5, 1, 3, 3)
+    assert probe.compute(Firing(probe, "probe", None, model, None))["0"].weights.shape == (5, 1, 3, 3)
     with pytest.raises(ConfigError, match=r"Conv2d layer '2' has weight shape \(2, 5, 3, 3\)"):
         set_up(FilterTiler(layers=["2"]), model)
 
@@ -116,7 +116,9 @@ def test_fit_writes_filters_per_moment_and_composed(run_cli, tmp_path):
     assert (run / "probes" / "composed" / "fit_end" / "hidden_bottleneck_filters.png").is_file()
     events = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
     assert {"filter_tiler/hidden", "composed/hidden*bottleneck"} <= set(events.Tags()["images"])
-    assert len(events.Images("filter_tiler/hidden")) == 3
+    assert len(events.Images("filter_tiler/hidden")) == 2, "fit_end is the last epoch's firing: TensorBoard has it once"
+    manifest = json.loads((run / "probes" / "filter_tiler" / "fit_end" / "manifest.json").read_text())
+    assert manifest["same_firing_as"] == "epoch=0001"
 
 
 def test_second_layer_without_compose_is_a_one_line_error(run_cli):

@@ -15,7 +15,7 @@ from latent_probe.data.toy2d import Toy2DDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.models.deep_mlp import DeepMLP
 from latent_probe.probes.layer_transform import LayerTransformRecorder
-from latent_probe.probing import prepare_probes
+from latent_probe.probing import Firing, prepare_probes
 from latent_probe.viz.steps import Step, animation_frames, frame_schedule, view_2d
 
 MOONS = ["--model", "DeepMLP", "--data", "Toy2DDataModule", "--data.kind", "moons", "--experiment", "moons"]
@@ -114,7 +114,7 @@ def test_decision_boundary_of_a_known_model():
         model.chain[0].bias.zero_()
     probe = set_up(LayerTransformRecorder(boundary_resolution=20), model)
     last = Step("chain.1", "Sigmoid", np.zeros((4, 1)))
-    boundary = probe._boundary(model, torch.tensor([[-1.0, -2.0], [1.0, 2.0]]), last)
+    boundary = probe._boundary(Firing(probe, "probe", None, model, None), torch.tensor([[-1.0, -2.0], [1.0, 2.0]]), last)
     assert boundary.level == 0.5 and boundary.values.shape == (20, 20)
     assert np.array_equal(boundary.values > 0.5, np.broadcast_to(boundary.xs > 0, (20, 20))), "x varies along columns"
 
@@ -136,7 +136,7 @@ def test_fit_writes_every_artifact_per_epoch(run_cli, tmp_path):
     gif = Image.open(folder / "fit_end" / "steps.gif")
     assert gif.n_frames == 7 + 6 * (2 - 1)  # input + 6 steps, one frame between consecutive steps
     events = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
-    assert len(events.Images("layer_transform_recorder/steps")) == 3
+    assert len(events.Images("layer_transform_recorder/steps")) == 2, "fit_end repeats the last epoch: logged once"
 
 
 @pytest.mark.slow
