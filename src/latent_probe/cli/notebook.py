@@ -29,10 +29,11 @@ from torch.utils.data import DataLoader, Dataset
 from latent_probe.artifacts.report import write_report
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.data.datasets import DatasetDataModule
+from latent_probe.dataspec import DataSpecOverrides, build_data_spec
 from latent_probe.errors import ConfigError
 from latent_probe.models.classifier import Classifier
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import DataSpecOverrides, Probe, build_data_spec, prepare_probes
+from latent_probe.probing import Probe, prepare_probes
 from latent_probe.registry import PROBES
 
 

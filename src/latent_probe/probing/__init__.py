@@ -1,7 +1,8 @@
 """The probing engine: everything a probe author reads.
 
 - ``probe.py``: the ``Probe`` base (cadence, moments, setup checks, firing, state across resume);
-- ``data_spec.py``: ``DataSpec``, the one contract for reading a run's data and calling its model;
+- ``DataSpec`` (re-exported from ``latent_probe.dataspec``, the layer below): the one contract for reading a run's
+  data and calling its model;
 - ``layers.py``: layer names, patterns and the rule that reduces any layer output to a tensor;
 - ``hooks.py``: eval mode and forward hooks (detached copies, or outputs with their graph);
 - ``dry_run.py``: the setup forward pass that finds layer problems before training;
@@ -10,9 +11,8 @@
 """
 
 from latent_probe.artifacts.writer import MomentWriter
+from latent_probe.dataspec import Batch, DataSpec, DataSpecOverrides, Normalization, build_data_spec
 from latent_probe.probing.activations import Activations
-from latent_probe.probing.batches import Batch
-from latent_probe.probing.data_spec import DataSpec, DataSpecOverrides, Normalization, build_data_spec
 from latent_probe.probing.dry_run import DryRun, LayerCalls
 from latent_probe.probing.hooks import differentiable_outputs, eval_mode, recorded_outputs
 from latent_probe.probing.layers import module_path, module_paths, reduce_output, resolve_layers

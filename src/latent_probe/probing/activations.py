@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 import pytorch_lightning as pl
 import torch
 
+from latent_probe.dataspec import DataSpec, to_device
 from latent_probe.errors import ConfigError
-from latent_probe.probing.batches import to_device
-from latent_probe.probing.data_spec import DataSpec
 from latent_probe.probing.hooks import recorded_outputs
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard

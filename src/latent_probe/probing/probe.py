@@ -32,9 +32,9 @@ from pytorch_lightning import Callback
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from latent_probe.artifacts.writer import MomentWriter, is_complete, moment_dir, read_manifest
+from latent_probe.dataspec import SPLITS, DataSpec, build_data_spec, data_readable_at_setup, declared_classes
 from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probing.activations import Activations, sample_activations
-from latent_probe.probing.data_spec import SPLITS, DataSpec, build_data_spec, declared_classes
 from latent_probe.probing.dry_run import DryRun, dry_run
 from latent_probe.probing.layers import module_paths, named_exactly, resolve_layers
 from latent_probe.probing.moments import check_moment_names, check_moments, epoch_moment, model_phases
@@ -205,15 +205,13 @@ class Probe(Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Outside the CLI (which prepares probes before the trainer exists), prepare every probe of the trainer now,
         or, for plain dataloaders that Lightning loads later, at the first firing."""
-        if self.spec is None:
-            spec = build_data_spec(trainer=trainer)
-            if spec.readable_at_setup:
-                self._prepare_waiting(trainer, pl_module, spec)
+        if self.spec is None and data_readable_at_setup(trainer):
+            self._prepare_waiting(trainer, pl_module)
 
-    def _prepare_waiting(self, trainer: pl.Trainer, pl_module: pl.LightningModule, spec: DataSpec | None = None) -> None:
+    def _prepare_waiting(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         probes = [p for p in trainer.callbacks if isinstance(p, Probe)]
         check_unique_names(probes)  # those prepared earlier too: one name, one folder
-        prepare_probes([p for p in probes if p.spec is None], pl_module, spec or build_data_spec(trainer=trainer))
+        prepare_probes([p for p in probes if p.spec is None], pl_module, build_data_spec(trainer=trainer))
 
     # ----- when to fire --------------------------------------------------------------------
     def due_at(self, trainer: pl.Trainer, when: str) -> bool:
@@ -367,7 +365,6 @@ def prepare_probes(probes: Sequence[Probe], pl_module: pl.LightningModule, spec:
     for probe in probes:
         with _naming(probe):
             check_moments(probe.moments, phases, type(pl_module).__name__)
-    spec.ensure_known()
     spec.check_class_names(declared_classes(pl_module), type(pl_module).__name__)
     for probe in probes:
         with _naming(probe):
