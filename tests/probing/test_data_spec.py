@@ -11,9 +11,9 @@ from contract_models import DictDigitsDataModule
 from torch.utils.data import TensorDataset
 
 from latent_probe.data import DigitsDataModule
+from latent_probe.dataspec import DataSpecOverrides, batch_parts, build_data_spec, declared_classes, infer_keys
 from latent_probe.errors import ConfigError
 from latent_probe.models import MLPClassifier
-from latent_probe.dataspec import DataSpecOverrides, batch_parts, build_data_spec, declared_classes, infer_keys
 from latent_probe.probing import DataSpec
 
 

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from latent_probe.dataspec import Batch, Inputs, batch_parts
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.models.base import ClassifierModule
-from latent_probe.dataspec import Batch, Inputs, batch_parts
 from latent_probe.registry import register_model
 
 
