@@ -69,6 +69,9 @@ class DataSpec:
         collate_fn: how items become a batch: the data's own (the config's, a datamodule's, a DataLoader's), None for
             torch's default.
         mask_key: the batch key of the padding mask token pooling respects (``attention_mask``), or None.
+
+    A datamodule's ``data_spec()`` may leave ``input_key``, ``label_key`` and ``mask_key`` as ``INFER``;
+    ``build_data_spec`` then reads them (and unknown shapes, classes, normalisation) from the data at once.
     """
 
     datasets: Callable[[str], Dataset]
