@@ -16,8 +16,8 @@ from _harness import paired_ratio, paired_times, parse_args, summary, write_resu
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch.utils.data import TensorDataset
 
+from latent_probe.dataspec import DataSpec
 from latent_probe.models.bottleneck import BottleneckClassifier
-from latent_probe.probing import DataSpec
 from latent_probe.probing.collection import sample_activations
 from latent_probe.probing.sharding import select_indices
 

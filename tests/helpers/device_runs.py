@@ -9,9 +9,9 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from latent_probe.probing import ProbeRunner
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.models import BottleneckClassifier
+from latent_probe.probing import ProbeRunner
 from latent_probe.registry import PROBES, list_probes
 
 
@@ -30,7 +30,8 @@ def probe_once(tmp_path, probe_name: str, accelerator: str, precision: str = "32
 
         val_dataloader = test_dataloader = train_dataloader
 
-    trainer = ProbeTrainer(accelerator=accelerator, devices=1, precision=precision, callbacks=[ProbeRunner([probe])], enable_progress_bar=False,
+    trainer = ProbeTrainer(accelerator=accelerator, devices=1, precision=precision, callbacks=[ProbeRunner([probe])],
+                           enable_progress_bar=False,
                            logger=TensorBoardLogger(tmp_path / accelerator, name=precision, version=0),
                            enable_model_summary=False, enable_checkpointing=False)
     trainer.probe(BottleneckClassifier(), datamodule=Digits())

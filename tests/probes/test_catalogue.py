@@ -16,11 +16,10 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from latent_probe.probing import ProbeRunner
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.errors import ConfigError
 from latent_probe.models import Classifier
-from latent_probe.probing import resolve_layers
+from latent_probe.probing import ProbeRunner, resolve_layers
 from latent_probe.registry import MODELS, PROBES, list_models, list_probes
 
 SAMPLES = 24
@@ -71,7 +70,8 @@ def test_probe_on_model_writes_a_moment_or_refuses_at_setup(model_name, probe_na
     pl.seed_everything(0)
     model, probe = build(model_name), small_probe(probe_name)
     hinted = probe_name in getattr(model, "probe_layers", {})
-    trainer = ProbeTrainer(accelerator="cpu", devices=1, logger=TensorBoardLogger(tmp_path, name="matrix"), callbacks=[ProbeRunner([probe])],
+    trainer = ProbeTrainer(accelerator="cpu", devices=1, logger=TensorBoardLogger(tmp_path, name="matrix"),
+                           callbacks=[ProbeRunner([probe])],
                            enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
     try:
         trainer.probe(model, datamodule=ExampleData(model.example_input_array))

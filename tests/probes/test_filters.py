@@ -12,9 +12,10 @@ from helpers.runs import latest_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
+from latent_probe.dataspec import DataSpec
 from latent_probe.errors import ConfigError
 from latent_probe.probes.filters import FilterTiler, composed_weight, select_units
-from latent_probe.probing import DataSpec, Firing, prepare_probes
+from latent_probe.probing import Firing, prepare_probes
 from latent_probe.viz.tiles import auto_zoom, tile_grid
 
 

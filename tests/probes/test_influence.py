@@ -231,7 +231,7 @@ def test_inputs_that_are_not_images_are_reported_at_setup(run_cli):
 
 
 def test_image_shape_that_does_not_fit_the_inputs_raises_config_error():
-    from latent_probe.probing import DataSpec
+    from latent_probe.dataspec import DataSpec
 
     with pytest.raises(ConfigError, match="does not hold the model's 784 input values"):
         DataSpec(datasets=lambda split: [], input_shape=(784,)).require_image_shape("influence_mapper", (1, 8, 8))

@@ -1,6 +1,9 @@
-"""DataSpec: keys inferred from tuple, dict and bare-tensor items; the config's overrides; pixels and inputs round trip."""
+"""DataSpec: keys inferred from tuple, dict and bare-tensor items when it is built; the config's overrides; pixels and
+inputs round trip; a built spec is a frozen value."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
@@ -8,11 +11,10 @@ from contract_models import DictDigitsDataModule
 from torch.utils.data import TensorDataset
 
 from latent_probe.data import DigitsDataModule
+from latent_probe.dataspec import DataSpecOverrides, batch_parts, build_data_spec, declared_classes, infer_keys
 from latent_probe.errors import ConfigError
 from latent_probe.models import MLPClassifier
-from latent_probe.probing import DataSpecOverrides, build_data_spec
-from latent_probe.probing.batches import infer_keys
-from latent_probe.probing.data_spec import declared_classes
+from latent_probe.probing import DataSpec
 
 
 def test_keys_are_inferred_from_one_item():
@@ -39,7 +41,6 @@ def test_an_unknown_datamodule_with_dict_batches_is_read_by_inference():
 def test_config_overrides_win_over_inference():
     overrides = DataSpecOverrides(label_key="none", image_shape=[8, 8], class_names=list("abcdefghij"), mean=0.5, std=0.25)
     spec = build_data_spec(datamodule=DictDigitsDataModule(), overrides=overrides)
-    spec.ensure_known()
     assert spec.label_key is None and spec.input_key == "pixel_values" and spec.image_shape == (1, 8, 8)
     assert spec.class_name(2) == "c" and spec.fetch(spec.dataset("val"), [0]).labels is None
     pixels = torch.rand(4, 1, 8, 8)
@@ -78,16 +79,14 @@ def test_bad_overrides_are_config_errors(overrides, message):
     ({"class_names": list("abc")}, r"data_spec.class_names has 3 names \['a', 'b', 'c'\], but .* has 10 classes"),
     ({"class_names": list("abcdefghijklmn")}, r"has 14 names \[.*'l', '...'\], but .* has 10 classes"),
 ])
-def test_overrides_that_contradict_the_data_fail_when_it_is_read(data, overrides, message):
-    spec = build_data_spec(datamodule=data(), overrides=overrides)
+def test_overrides_that_contradict_the_data_fail_when_the_spec_is_built(data, overrides, message):
     with pytest.raises(ConfigError, match=message):
-        spec.ensure_known()
+        build_data_spec(datamodule=data(), overrides=overrides)
 
 
 def test_overrides_that_fit_the_data_pass_and_class_names_must_fit_the_model():
     spec = build_data_spec(datamodule=DigitsDataModule(), overrides={"image_shape": [8, 8], "class_names": list("abcdefghij"),
                                                                      "mean": [0.5], "std": [0.25]})
-    spec.ensure_known()
     assert spec.num_classes == 10 and spec.given == {"image_shape", "class_names", "mean", "std"}
     spec.check_class_names(declared_classes(MLPClassifier(hidden_sizes=[4], in_features=64, num_classes=10)), "MLPClassifier")
     with pytest.raises(ConfigError, match="data_spec.class_names has 10 names .*, but MLPClassifier has 3 classes"):
@@ -120,7 +119,32 @@ def test_bare_tensor_items_have_no_labels_and_stretched_pictures():
 
     data = Images(torch.rand(6, 3, 4, 4) * 10 - 5)
     spec = build_data_spec(trainer=type("T", (), {"datamodule": None, "val_dataloaders": type("L", (), {"dataset": data})()})())
-    spec.ensure_known()
     assert spec.input_key is None and spec.label_key is None and spec.image_shape == (3, 4, 4)
     pixels = spec.to_pixels(spec.fetch(spec.dataset("val"), [0, 1]).inputs)
     assert pixels.min() == 0 and pixels.max() == 1, "unknown normalisation: each picture stretched to [0, 1]"
+
+
+def test_a_built_spec_is_complete_and_cannot_be_changed():
+    data = DictDigitsDataModule()
+    spec = build_data_spec(datamodule=data, overrides={"class_names": [f"c{i}" for i in range(10)]})
+    assert (spec.input_key, spec.label_key, spec.mask_key) == ("pixel_values", "labels", None), "inferred when built"
+    assert spec.class_names[0] == "c0" and spec.num_classes == 10, "the config's names win over the dataset's"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.label_key = "other"  # type: ignore[misc]
+    assert spec.dataset("val") is spec.dataset("val"), "a split's dataset is read once"
+    assert spec == dataclasses.replace(spec, _cache={}), "the dataset cache is no value of the spec"
+    assert DataSpec is type(spec), "probe authors' import path names the same class"
+
+
+def test_models_and_probes_split_batches_by_one_rule():
+    batch = {"pixel_values": torch.zeros(2, 1, 4, 4), "labels": torch.tensor([1, 2]), "attention_mask": torch.ones(2, 3)}
+    spec = build_data_spec(trainer=type("T", (), {"datamodule": None, "val_dataloaders": type("L", (), {"dataset": [
+        {key: value[0] for key, value in batch.items()}]})()})())
+    inferred, read = batch_parts(batch), spec.split_batch(batch)
+    assert spec.mask_key == "attention_mask" and spec.input_key == "pixel_values"
+    assert torch.equal(inferred.labels, read.labels) and torch.equal(inferred.mask, read.mask) and inferred.inputs is read.inputs
+
+
+def test_no_split_at_all_is_an_error_when_the_spec_is_built():
+    with pytest.raises(ConfigError, match="has no val dataloader"):
+        build_data_spec(trainer=type("T", (), {"datamodule": None})())

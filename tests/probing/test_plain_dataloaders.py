@@ -20,7 +20,8 @@ def test_probes_read_the_trainers_dataloaders(tmp_path):
     data = TensorDataset(torch.rand(96, 1, 28, 28), torch.arange(96) % 10)
     probes = [EmbeddingDumper(layers=["act2"], split="val", max_samples=48, strict=True),
               LinearProbe(layers=["act1", "act2"], max_samples=48, strict=True)]
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=TensorBoardLogger(tmp_path, name="plain"), callbacks=[runner := ProbeRunner(probes)],
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=TensorBoardLogger(tmp_path, name="plain"),
+                         callbacks=[runner := ProbeRunner(probes)],
                          enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
     trainer.fit(MLPClassifier(), DataLoader(data, batch_size=32), DataLoader(data, batch_size=32))
     assert runner.fired == {"embedding_dumper": ["fit_end"], "linear_probe": ["fit_end"]}

@@ -21,12 +21,12 @@ from torch import nn
 from latent_probe.cli.argv_order import command_line_wins
 from latent_probe.cli.lightning_cli import LatentProbeCLI
 from latent_probe.cli.names import resolve_argv_names
+from latent_probe.dataspec import DataSpec, build_data_spec
 from latent_probe.errors import ConfigError
-from latent_probe.probing import Probe, build_data_spec
-from latent_probe.probing.data_spec import DataSpec
+from latent_probe.probing import Probe
+from latent_probe.probing.layers import module_paths
 from latent_probe.probing.setup import prepare_probe
 from latent_probe.probing.setup_pass import SetupPass, run_setup_pass
-from latent_probe.probing.layers import module_paths
 from latent_probe.registry import PROBES
 
 USAGE = "usage: latent-probe layers --config X.yaml [--json] [options of fit, e.g. --model.depth 5]"
@@ -76,7 +76,6 @@ def default_probes() -> list[Probe]:
 
 def layer_rows(model: nn.Module, spec: DataSpec, probes: list[Probe]) -> list[LayerRow]:
     """Every module of ``model`` (in model order) with its calls and output in one setup pass, and its readers."""
-    spec.ensure_known()
     paths = module_paths(model)
     split = next((p.split for p in probes if p.reads_activations), DEFAULT_SPLIT)
     run = run_setup_pass(model, spec, split, paths)

@@ -34,9 +34,10 @@ from latent_probe.cli.runs import (
     use_latest_checkpoint,
 )
 from latent_probe.cli.trainer import ProbeTrainer
+from latent_probe.dataspec import DataSpecOverrides, build_data_spec
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import DataSpecOverrides, Probe, ProbeRunner, build_data_spec
+from latent_probe.probing import Probe, ProbeRunner
 from latent_probe.probing.setup import check_unique_names
 
 PARSER_MODE = "latent_probe_yaml"

@@ -29,10 +29,10 @@ from torch.utils.data import DataLoader, Dataset
 from latent_probe.artifacts.report import write_report
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.data.datasets import DatasetDataModule
+from latent_probe.dataspec import DataSpecOverrides, build_data_spec, own_collate
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import DataSpecOverrides, Probe, ProbeRunner, build_data_spec
-from latent_probe.probing.data_spec import own_collate
+from latent_probe.probing import Probe, ProbeRunner
 from latent_probe.registry import PROBES
 
 

@@ -10,8 +10,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from latent_probe.data.in_memory import InMemoryDataset, keep_batch
 from latent_probe.data.sampler import EpochSeededRandomSampler, ResumableDataLoader, batches_done_this_epoch
+from latent_probe.dataspec import SPLITS, DataSpec
 from latent_probe.errors import check_range, require_choice
-from latent_probe.probing.data_spec import SPLITS, DataSpec
 
 
 class ProbeableDataModule(pl.LightningDataModule):

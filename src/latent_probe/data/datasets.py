@@ -9,8 +9,8 @@ from torch.utils.data import Dataset, Subset
 
 from latent_probe.data.base import ProbeableDataModule
 from latent_probe.data.collate import named_collate
+from latent_probe.dataspec import INFER, DataSpec
 from latent_probe.errors import ConfigError, check_range
-from latent_probe.probing.data_spec import INFER, DataSpec, InferredDataSpec
 from latent_probe.registry import register_datamodule
 
 
@@ -77,5 +77,6 @@ class DatasetDataModule(ProbeableDataModule):
         self.splits = {"train": train, "val": val, "test": test if test is not None else val}
 
     def data_spec(self) -> DataSpec:
-        """Items of any form: keys, shapes and class names are inferred from the first item (``data_spec:`` corrects them)."""
-        return InferredDataSpec(self.dataset, INFER, INFER, source=type(self).__name__, collate_fn=self.collate_fn, mask_key=INFER)
+        """Items of any form: keys, shapes and class names are left to ``build_data_spec``, which infers them from the first
+        item (``data_spec:`` corrects them)."""
+        return DataSpec(self.dataset, INFER, INFER, source=type(self).__name__, collate_fn=self.collate_fn, mask_key=INFER)

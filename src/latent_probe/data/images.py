@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from latent_probe.data.base import ProbeableDataModule, split_indices
 from latent_probe.data.in_memory import InMemoryDataset
+from latent_probe.dataspec import DataSpec, Normalization
 from latent_probe.errors import ConfigError
-from latent_probe.probing.data_spec import DataSpec, Normalization
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,8 @@ class ImageDataModule(ProbeableDataModule):
         """The base spec plus the image shape and the normalisation (known once the splits are set up)."""
         self.prepare_data()
         self.dataset("train")
-        spec = super().data_spec()
-        spec.image_shape = tuple(self.image_shape)
-        spec.normalization = Normalization((float(self.transform.mean),), (float(self.transform.std),))
-        return spec
+        normalization = Normalization((float(self.transform.mean),), (float(self.transform.std),))
+        return replace(super().data_spec(), image_shape=tuple(self.image_shape), normalization=normalization)
 
     def split_off(self, n: int, sizes: dict[str, int]) -> list[torch.Tensor]:
         """Seeded random index sets of the given sizes out of ``range(n)``, then the rest (for training)."""

@@ -1,4 +1,5 @@
-"""Shared training loop of the models: one ``_step`` per stage, the standard metric names, Adam."""
+"""Shared training loop of the models: one ``_step`` per stage, the standard metric names, Adam, and batches split
+by the run's ``DataSpec`` (the same rule the probes read the data by) once ``use_data_spec`` gave it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
 
+from latent_probe.dataspec import Batch, DataSpec
 from latent_probe.errors import ConfigError, check_range, require_choice
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -25,12 +27,29 @@ class StepModule(pl.LightningModule):
 
     ``lr_schedule``: ``constant``, or ``cosine``: the rate decays to 0 over the run's optimiser steps (a short run
     then ends on small steps instead of bouncing around at the full rate).
+
+    Batches are split by ``split_batch``: by the run's ``DataSpec`` once ``use_data_spec`` gave one (its
+    ``input_key``/``label_key``, exactly as the probes read them), else by ``default_parts``.
     """
+
+    data_spec: DataSpec | None = None  # the run's data contract, once use_data_spec gave it
 
     def __init__(self, lr: float = 1e-3, lr_schedule: str = "constant") -> None:
         super().__init__()
         check_range("lr", lr, positive=True)
         self.lr, self.lr_schedule = lr, require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+
+    def use_data_spec(self, spec: DataSpec | None) -> None:
+        """Train, validate, test and predict on ``spec``'s keys, the ones the probes read (None: back to ``default_parts``)."""
+        self.data_spec = spec
+
+    def split_batch(self, batch) -> Batch:
+        """Inputs and labels of a batch: by the run's ``DataSpec`` when one is set, else by ``default_parts``."""
+        return self.data_spec.split_batch(batch) if self.data_spec is not None else self.default_parts(batch)
+
+    def default_parts(self, batch) -> Batch:
+        """Without a ``DataSpec``: ``(x, y, ...)`` batches by position (override for another rule)."""
+        return Batch(batch[0], batch[1] if len(batch) > 1 else None)
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         raise NotImplementedError
@@ -49,7 +68,7 @@ class StepModule(pl.LightningModule):
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         """The model's output for the batch's inputs."""
-        return self(batch[0])
+        return self(self.split_batch(batch).inputs)
 
     def configure_optimizers(self):
         """Adam with the configured learning rate and schedule (override with LightningCLI's ``optimizer:``)."""
@@ -78,15 +97,17 @@ class ClassifierModule(StepModule):
         raise NotImplementedError
 
     def _step(self, batch, stage: str) -> torch.Tensor:
-        x, y = batch[0], batch[1]
-        loss, predicted = self.loss_and_predictions(x, y)
-        on_step = stage == "train"
+        parts = self.split_batch(batch)
+        if parts.labels is None:
+            raise ConfigError(f"{type(self).__name__} needs labels, but the batches have none. HINT: give the data a label field")
+        loss, predicted = self.loss_and_predictions(parts.inputs, parts.labels)
+        on_step, size = stage == "train", len(parts)  # len(parts): samples, also for dict inputs
         # sync_dist: under DDP, epoch metrics of val/test are averaged over ranks, not rank 0's shard alone.
         sync = stage != "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=stage != "test", batch_size=len(x), sync_dist=sync)
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=stage != "test", batch_size=size, sync_dist=sync)
         if stage != "train":
-            accuracy = (predicted == y).float().mean()
-            self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=len(x), sync_dist=sync)
+            accuracy = (predicted == parts.labels).float().mean()
+            self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=sync)
         return loss
 
 
@@ -111,7 +132,7 @@ class ReconstructionModule(StepModule):
         raise NotImplementedError
 
     def _step(self, batch, stage: str) -> torch.Tensor:
-        x = batch[0]
+        x = self.split_batch(batch).inputs
         if self.global_step == 0:  # only until the first optimiser step: each check costs a device sync
             require_unit_interval(x, type(self).__name__)
         losses = self.losses(x)

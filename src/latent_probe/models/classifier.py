@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from latent_probe.dataspec import Batch, Inputs, batch_parts
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.models.base import ClassifierModule
-from latent_probe.probing.batches import Inputs, batch_parts
 from latent_probe.registry import register_model
 
 
@@ -24,7 +24,8 @@ class Classifier(ClassifierModule):
     e.g. ``torchvision.models.resnet18``, ``latent_probe.models.backbones.timm_model``, ``...hf_model``). Probes
     name its layers by their own paths under ``backbone.`` (``backbone.layer1``, ``backbone.vit.layers.0``).
     Batches may be ``(x, y)`` tuples or dicts (``{"pixel_values", "labels"}``): several input keys are passed as
-    keyword arguments.
+    keyword arguments. Given the run's ``DataSpec`` (``use_data_spec``), batches are split by its keys; without one,
+    by the inference rule ``build_data_spec`` infers a spec's keys by (``batch_parts``).
 
     Args:
         backbone: the network. Its output holds the logits: a tensor, ``.logits`` / ``["logits"]`` (Hugging Face),
@@ -51,11 +52,9 @@ class Classifier(ClassifierModule):
             args = (self.input_adapter(args[0]), *args[1:])
         return self.backbone(*args, **kwargs)
 
-    def _step(self, batch: Any, stage: str) -> torch.Tensor:
-        parts = batch_parts(batch)
-        if parts.labels is None:
-            raise ConfigError("Classifier needs labels, but the batches have none. HINT: give the data a label field")
-        return super()._step((parts.inputs, parts.labels), stage)
+    def default_parts(self, batch: Any) -> Batch:
+        """Without a ``DataSpec``: the inference rule, so any batch form trains as the probes would read it."""
+        return batch_parts(batch)
 
     def loss_and_predictions(self, x: Inputs, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy on the logits; the predicted class is their argmax."""
@@ -67,7 +66,7 @@ class Classifier(ClassifierModule):
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """The logits of the batch's inputs."""
-        inputs = batch_parts(batch).inputs
+        inputs = self.split_batch(batch).inputs
         return logits_of(self(**inputs) if isinstance(inputs, dict) else self(inputs))
 
 

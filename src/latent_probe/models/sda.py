@@ -130,9 +130,10 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
         )
 
     def _log_pretrain_loss(self, batch, stage: str, layer: int) -> torch.Tensor:
-        loss = self.pretrain_loss(batch[0], layer)
+        x = self.split_batch(batch).inputs
+        loss = self.pretrain_loss(x, layer)
         self.log(f"{stage}/pretrain_layer{layer + 1}_loss", loss, on_step=stage == "train", on_epoch=True,
-                 prog_bar=True, batch_size=len(batch[0]), sync_dist=stage != "train")
+                 prog_bar=True, batch_size=len(x), sync_dist=stage != "train")
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 from latent_probe.analysis.latent_metrics import baseline_report, latent_report
 from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_range, require_choice
-from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_paths
+from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_paths
 from latent_probe.registry import register_probe
 from latent_probe.viz.scatter import class_scatter, heatmap, project_2d, thumbnail_scatter
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
-from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_path
+from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_path
 from latent_probe.registry import register_probe
 from latent_probe.viz.tiles import SCALINGS, auto_zoom, tile_grid
 

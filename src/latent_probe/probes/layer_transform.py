@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from latent_probe.errors import ConfigError, check_memory, check_range
-from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_path, recorded_outputs
+from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_path, recorded_outputs
 from latent_probe.registry import register_probe
 from latent_probe.viz.steps import DPI, Boundary, Step, animation_frames, square_limits, steps_figure
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from latent_probe.analysis.linear_readout import readout_accuracy
 from latent_probe.errors import ConfigError, require_choice
-from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe
+from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass
 from latent_probe.registry import register_probe
 from latent_probe.viz.accuracy_charts import accuracy_bars, accuracy_lines
 

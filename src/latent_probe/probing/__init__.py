@@ -11,9 +11,9 @@
 """
 
 from latent_probe.artifacts.writer import MomentWriter
-from latent_probe.probing.batches import Batch
+from latent_probe.dataspec import DataSpec, DataSpecOverrides, Normalization, build_data_spec
+from latent_probe.dataspec.batches import Batch
 from latent_probe.probing.collection import Activations
-from latent_probe.probing.data_spec import DataSpec, DataSpecOverrides, Normalization, build_data_spec
 from latent_probe.probing.firing import Firing
 from latent_probe.probing.hooks import differentiable_outputs, eval_mode, recorded_outputs
 from latent_probe.probing.layers import module_path, module_paths, reduce_output, resolve_layers

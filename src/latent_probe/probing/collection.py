@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from latent_probe.dataspec import DataSpec
+from latent_probe.dataspec.batches import Batch, to_device
 from latent_probe.errors import ConfigError
-from latent_probe.probing.batches import Batch, to_device
-from latent_probe.probing.data_spec import DataSpec
 from latent_probe.probing.hooks import recorded_outputs
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard

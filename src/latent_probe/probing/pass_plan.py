@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from latent_probe.dataspec import DataSpec
 from latent_probe.probing.collection import Activations, PassRequest, Streamer, run_pass, sample_activations
-from latent_probe.probing.data_spec import DataSpec
 from latent_probe.probing.probe import Probe
 from latent_probe.probing.sharding import select_indices
 from latent_probe.probing.stream import StreamState

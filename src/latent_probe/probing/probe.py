@@ -32,9 +32,9 @@ import torch
 from pytorch_lightning import Callback
 from torch import nn
 
+from latent_probe.dataspec import SPLITS
 from latent_probe.errors import ConfigError, check_range, require_choice
 from latent_probe.probing.batch_size import default_batch_size
-from latent_probe.probing.data_spec import SPLITS
 from latent_probe.probing.moments import check_moment_names
 from latent_probe.probing.pooling import Pooling
 
@@ -43,8 +43,8 @@ CALLBACK_NAMES = frozenset(name for name in dir(Callback) if not name.startswith
 
 if TYPE_CHECKING:
     from latent_probe.artifacts.writer import MomentWriter
-    from latent_probe.probing.batches import Batch
-    from latent_probe.probing.data_spec import DataSpec
+    from latent_probe.dataspec import DataSpec
+    from latent_probe.dataspec.batches import Batch
     from latent_probe.probing.firing import Firing
     from latent_probe.probing.setup_pass import SetupPass
     from latent_probe.probing.stream import StreamState

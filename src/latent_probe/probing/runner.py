@@ -19,8 +19,8 @@ from pytorch_lightning import Callback
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
 
+from latent_probe.dataspec import DataSpec, build_data_spec, data_readable_at_setup
 from latent_probe.errors import ConfigError
-from latent_probe.probing.data_spec import DataSpec, build_data_spec
 from latent_probe.probing.firing import Firing, device_of
 from latent_probe.probing.host import probed_model
 from latent_probe.probing.moment_output import already_written, tensorboard_writer, write_moment
@@ -70,8 +70,8 @@ class ProbeRunner(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Outside the CLI, set the probes up from the trainer's datamodule; plain dataloaders are read at the first moment."""
-        if not self.prepared and trainer.datamodule is not None:
-            self.prepare(probed_model(pl_module), build_data_spec(datamodule=trainer.datamodule))
+        if not self.prepared and data_readable_at_setup(trainer):
+            self.prepare(probed_model(pl_module), build_data_spec(trainer=trainer))
 
     # ----- when probes are due -------------------------------------------------------------------
     def due(self, probe: Probe, moment: str, epoch: int) -> bool:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
 
+from latent_probe.dataspec import DataSpec, declared_classes
 from latent_probe.errors import ConfigError
-from latent_probe.probing.data_spec import DataSpec, declared_classes
 from latent_probe.probing.layers import named_exactly, resolve_layers
 from latent_probe.probing.moments import check_moments, model_phases
 from latent_probe.probing.probe import Probe
@@ -26,7 +26,6 @@ def prepare_probes(probes: Sequence[Probe], model: nn.Module, spec: DataSpec) ->
     for probe in probes:
         with naming(probe):
             check_moments(probe.moments, phases, type(model).__name__)
-    spec.ensure_known()
     spec.check_class_names(declared_classes(model), type(model).__name__)
     for probe in probes:
         with naming(probe):

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from latent_probe.dataspec import Batch, DataSpec, to_device
 from latent_probe.errors import ConfigError
-from latent_probe.probing.batches import Batch, to_device
-from latent_probe.probing.data_spec import DataSpec
 from latent_probe.probing.hooks import eval_mode
 from latent_probe.probing.layers import output_kind, reduce_output, split_part
 

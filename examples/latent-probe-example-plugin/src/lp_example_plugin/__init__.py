@@ -4,7 +4,6 @@ registered on import."""
 from __future__ import annotations
 
 from latent_probe.probes import Probe, register_probe
-
 from lp_example_plugin.saliency import InputSaliency  # noqa: F401  registers the gradient probe too
 
 

@@ -17,7 +17,7 @@ from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
 from latent_probe.probes.influence.image_files import read_image
 from latent_probe.probes.influence.maps import MODES, influence_maps
-from latent_probe.probing import DataSpec, SetupPass, Firing, MomentWriter, Probe, module_paths
+from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_paths
 from latent_probe.probing.batch_size import default_batch_size
 from latent_probe.probing.sharding import select_indices
 from latent_probe.registry import register_probe

@@ -11,6 +11,7 @@ import torch
 
 from latent_probe.errors import ConfigError
 
+MASK_KEY = "attention_mask"  # the padding mask found in dict batches (Hugging Face's name)
 LABEL_KEYS = ("label", "labels", "y", "target", "targets", "class", "class_label")
 INPUT_KEYS = ("pixel_values", "input", "inputs", "x", "image", "images", "input_ids", "features")
 
@@ -49,14 +50,27 @@ def infer_keys(item: Any) -> tuple[Key | tuple[str, ...] | None, Key | None]:
     return None, None
 
 
-def batch_parts(batch: Any) -> Batch:
-    """Inputs and labels of a collated batch by the inference rule (``(x, y, ...)``, a dict with a label key, a tensor).
+def infer_mask_key(batch: Any) -> str | None:
+    """The padding mask's key in a collated batch: ``attention_mask`` when a dict batch has one, else None."""
+    return MASK_KEY if isinstance(batch, Mapping) and MASK_KEY in batch else None
 
-    Models that take any batch (``Classifier``) split their training batches with it, as the probes do.
-    """
-    input_key, label_key = infer_keys(batch)
+
+def split_batch(batch: Any, input_key: Key | tuple[str, ...] | None, label_key: Key | None, mask_key: str | None = None) -> Batch:
+    """The one batch rule: inputs, labels and padding mask of a collated batch at the given keys (None: no such part;
+    an ``input_key`` of None: the batch *is* the input)."""
     inputs = batch if input_key is None else take_inputs(batch, input_key)
-    return Batch(inputs, None if label_key is None else torch.as_tensor(take(batch, label_key)))
+    labels = None if label_key is None else torch.as_tensor(take(batch, label_key))
+    mask = torch.as_tensor(take(batch, mask_key)) if isinstance(mask_key, str) else None
+    return Batch(inputs, labels, mask)
+
+
+def batch_parts(batch: Any) -> Batch:
+    """Inputs, labels and mask of a collated batch by the inference rule (``(x, y, ...)``, a dict with a label key, a tensor).
+
+    The same rule that ``build_data_spec`` infers a spec's keys by; models without the run's ``DataSpec``
+    (``Classifier``) split their batches with it.
+    """
+    return split_batch(batch, *infer_keys(batch), infer_mask_key(batch))
 
 
 def _label_like(value: Any) -> bool:
