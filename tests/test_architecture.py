@@ -26,17 +26,28 @@ ALLOWED = {
 }
 
 
-def imports(submodules: bool = False) -> dict[str, set[str]]:
+def imports(submodules: bool = False, runtime_only: bool = False) -> dict[str, set[str]]:
     """``{file (relative): {imported latent_probe modules}}``; with ``submodules``, ``from latent_probe.x import y``
-    names ``latent_probe.x.y`` where ``y`` is a module (the package ``x`` itself only for names read from it)."""
+    names ``latent_probe.x.y`` where ``y`` is a module (the package ``x`` itself only for names read from it); with
+    ``runtime_only``, imports under ``if TYPE_CHECKING:`` (annotations only, never executed) are left out."""
     found: dict[str, set[str]] = defaultdict(set)
     for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        typing_only = {id(inner) for node in ast.walk(tree) if runtime_only and is_type_checking_block(node)
+                       for inner in ast.walk(node)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("latent_probe"):
                 found[path.relative_to(PACKAGE).as_posix()].update(from_import(node) if submodules else {node.module})
             elif isinstance(node, ast.Import):
                 found[path.relative_to(PACKAGE).as_posix()].update(a.name for a in node.names if a.name.startswith("latent_probe"))
     return found
+
+
+def is_type_checking_block(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (its imports serve annotations only)."""
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
 
 
 def from_import(node: ast.ImportFrom) -> set[str]:
@@ -69,24 +80,15 @@ def test_models_and_data_use_only_the_data_contract_of_the_engine():
     assert "dataspec" in used and "probing" not in used and "probes" not in used
 
 
-# TEMPORARY: probing/probe.py <-> probing/shared_pass.py import each other; the engine's rewrite (under way on
-# another branch) removes that. Until then cycles wholly inside probing/ are skipped; any other cycle fails.
-IGNORED_CYCLES_INSIDE = "latent_probe.probing"
-
-
 def import_graph() -> dict[str, set[str]]:
     """``{module: {latent_probe modules it imports}}``, submodules named in ``from ... import`` included."""
     return {module_name(file): {m for m in modules if m in MODULES and m != module_name(file)}
-            for file, modules in imports(submodules=True).items()}
+            for file, modules in imports(submodules=True, runtime_only=True).items()}
 
 
-def find_cycle(graph: dict[str, set[str]], ignored: str) -> list[str] | None:
-    """One import cycle of ``graph`` (its modules, the first repeated at the end), skipping cycles wholly in ``ignored``.
-
-    Every other cycle passes through a module outside ``ignored``: a shortest way from each such module back to
-    itself finds it.
-    """
-    for start in sorted(module for module in graph if not (module == ignored or module.startswith(ignored + "."))):
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (its modules, the first repeated at the end): a shortest way from a module back to itself."""
+    for start in sorted(graph):
         came_from: dict[str, str] = {}
         frontier = [start]
         while frontier:
@@ -111,16 +113,13 @@ def way_to(module: str, came_from: dict[str, str], start: str) -> list[str]:
 
 
 def test_no_module_imports_itself_through_others():
-    cycle = find_cycle(import_graph(), IGNORED_CYCLES_INSIDE)
+    cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-def test_the_cycle_check_finds_a_cycle_and_skips_the_ignored_ones():
-    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "p.x": {"p.y"}, "p.y": {"p.x"}}
-    assert find_cycle(graph, "p") == ["a", "b", "c", "a"]
-    assert find_cycle({"p.x": {"p.y"}, "p.y": {"p.x"}}, "p") is None
-    # a cycle that leaves p once is found, though p's own cycle is reached first
-    assert find_cycle({"p.x": {"p.y", "q"}, "p.y": {"p.x"}, "q": {"p.y"}}, "p") == ["q", "p.y", "p.x", "q"]
+def test_the_cycle_check_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
 DATA_ACCESS = re.compile(r"\.datamodule\b|[\"_](train|val|test)_dataloaders?\b|\.(val|test)_dataloaders\b")

@@ -195,14 +195,18 @@ def test_random_config_values_end_in_success_or_a_clean_error(run_cli, width, de
         assert sum(line.startswith("latent-probe: error:") for line in result.err.splitlines()) == 1, result.err[-2000:]
 
 
+# A trainer callback raising a user error once training starts: a problem found after the run folder was made.
+FAIL_AT_TRAIN_START = ["--trainer.callbacks", json.dumps([{"class_path": "helpers.probe_models.FailAtTrainStart"}])]
+
+
 def test_a_failure_after_the_run_folder_was_made_leaves_no_debris(run_cli, tmp_path):
     (tmp_path / "runs" / "quickstart" / "version_0").mkdir(parents=True)  # an earlier run of the experiment stays
-    result = run_cli("fit", "--config", QUICKSTART, *probes({"class_path": "helpers.probe_models.FailAtTrainStart"}))
+    result = run_cli("fit", "--config", QUICKSTART, *FAIL_AT_TRAIN_START)
     assert_clean_error(result, "the data contradicts the config")
     assert sorted(p.name for p in (tmp_path / "runs" / "quickstart").iterdir()) == ["version_0"]
 
 
 def test_a_failure_in_a_fresh_experiment_leaves_no_folder(run_cli, tmp_path):
-    result = run_cli("fit", "--config", QUICKSTART, *probes({"class_path": "helpers.probe_models.FailAtTrainStart"}))
+    result = run_cli("fit", "--config", QUICKSTART, *FAIL_AT_TRAIN_START)
     assert_clean_error(result, "the data contradicts the config")
     assert not (tmp_path / "runs" / "quickstart").exists()

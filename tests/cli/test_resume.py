@@ -21,8 +21,16 @@ DUMP = {"class_path": "EmbeddingDumper", "init_args": {"layers": ["net.hidden_ac
 ENV = SUBPROCESS_ENV
 
 
-def fit(cwd, *probes, extra=()):
-    return run_subprocess("fit", *QUICK, "--probes", json.dumps(list(probes)), *extra, cwd=cwd, env=ENV)
+# Test callbacks that kill or signal their own process (helpers/probe_models.py): trainer callbacks, run after the probes.
+CALLBACKS = ("KillAtEpochEnd", "TermAtStep", "KillDuringWrite")
+
+
+def fit(cwd, *specs, extra=()):
+    """``latent-probe fit`` of the quickstart with ``specs``: probes, and the test's killer callbacks."""
+    callbacks = [spec for spec in specs if spec["class_path"].rsplit(".", 1)[-1] in CALLBACKS]
+    probes = [spec for spec in specs if spec not in callbacks]
+    options = ["--trainer.callbacks", json.dumps(callbacks)] if callbacks else []
+    return run_subprocess("fit", *QUICK, "--probes", json.dumps(probes), *options, *extra, cwd=cwd, env=ENV)
 
 
 def final_values(run):

@@ -3,6 +3,7 @@
 import os
 import signal
 
+import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -49,11 +50,10 @@ class FailingProbe(Probe):
         """Never reached."""
 
 
-class KillAtEpochEnd(Probe):
+class KillAtEpochEnd(pl.Callback):
     """Ends its own process with SIGKILL at the end of a given epoch (after earlier callbacks ran)."""
 
     def __init__(self, epoch: int = 1) -> None:
-        super().__init__(moments=[])
         self.epoch = epoch
 
     def on_train_epoch_end(self, trainer, pl_module):
@@ -62,11 +62,10 @@ class KillAtEpochEnd(Probe):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-class TermAtStep(Probe):
+class TermAtStep(pl.Callback):
     """Sends itself SIGTERM (a cluster preempting a job) or SIGINT (Ctrl-C) at a given global step."""
 
     def __init__(self, step: int = 3, signal_name: str = "SIGTERM") -> None:
-        super().__init__(moments=[])
         self.step, self.signal = step, getattr(signal, signal_name)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -75,7 +74,7 @@ class TermAtStep(Probe):
             os.kill(os.getpid(), self.signal)
 
 
-class KillDuringWrite(Probe):
+class KillDuringWrite(pl.Callback):
     """SIGKILLs (or signals) its process in the middle of writing a file named ``file_name`` during epoch ``epoch``.
 
     The kill comes after the data went into the atomic writer's temp file and before the rename, the moment a
@@ -83,7 +82,6 @@ class KillDuringWrite(Probe):
     """
 
     def __init__(self, epoch: int = 1, file_name: str = "last.ckpt", signal_name: str = "SIGKILL") -> None:
-        super().__init__(moments=[])
         self.epoch, self.file_name, self.signal = epoch, file_name, getattr(signal, signal_name)
 
     def on_train_epoch_start(self, trainer, pl_module):
@@ -115,13 +113,8 @@ class SignalAtSetup(Probe):
         os.kill(os.getpid(), self.signal)
 
 
-class FailAtTrainStart(Probe):
+class FailAtTrainStart(pl.Callback):
     """Raises a user error once training starts: a problem found after the trainer made the run folder."""
-
-    reads_activations = False
-
-    def __init__(self) -> None:
-        super().__init__(moments=[])
 
     def on_train_start(self, trainer, pl_module):
         """Fail as data that contradicts the config would, at its first batch."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -103,11 +104,16 @@ def test_notebook_api_runs_probes_on_a_plain_module(tmp_path):
 
     data = FakeData(48, (1, 16, 16), 10, transform=ToTensor())
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 10))
-    run = latent_probe.probe(net, data, probes=[{"class_path": "EmbeddingDumper", "init_args": {"layers": ["backbone.1"]}}],
+    run = latent_probe.probe(net, data, probes=[{"class_path": "EmbeddingDumper", "init_args": {"layers": ["1"]}}],
                              out=tmp_path / "runs" / "nb", accelerator="cpu")
-    assert run == tmp_path / "runs" / "nb" / "version_0" and (run / "report.html").is_file()
+    assert run.is_absolute() and run == (tmp_path / "runs" / "nb" / "version_0").resolve() and (run / "report.html").is_file()
     manifest = json.loads((run / "probes" / "embedding_dumper" / "probe" / "manifest.json").read_text())
-    assert manifest["layers"][0] == {"layer": "backbone.1", "part": "", "shape": [4, 14, 14], "stored": "flattened to 784"}
+    assert manifest["layers"][0] == {"layer": "1", "part": "", "shape": [4, 14, 14], "stored": "flattened to 784"}
+    with np.load(run / "probes" / "embedding_dumper" / "probe" / "embeddings.npz") as npz:  # the module's own output
+        images = torch.stack([data[i][0] for i in npz["index"]])
+        with torch.no_grad():
+            expected = torch.relu(net[0](images)).flatten(1).numpy()
+        np.testing.assert_allclose(npz["1"], expected, rtol=1e-5, atol=1e-6)
 
 
 def test_posthoc_probe_runs_land_in_the_training_run(run_cli, tmp_path):

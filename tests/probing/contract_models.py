@@ -70,7 +70,7 @@ class Encoder(nn.Module):
 class ContractNet(LogitsClassifierModule):
     """``encoder`` (tensor, tuple or dict output), an ``unused`` layer, a ``shared`` ReLU called twice, ``head``.
 
-    Batches are ``(x, y)`` tuples or ``{"pixel_values", "labels"}`` dicts.
+    Batches are ``(x, y)`` tuples or ``{"pixel_values", "labels"}`` dicts (the base splits both by the data spec's rule).
     """
 
     def __init__(self, output: str = "tensor", lr: float = 0.01) -> None:
@@ -86,11 +86,6 @@ class ContractNet(LogitsClassifierModule):
         encoded = self.encoder(x)
         hidden = encoded if isinstance(encoded, torch.Tensor) else (encoded[0] if isinstance(encoded, tuple) else encoded["hidden"])
         return self.head(self.shared(self.mix(self.shared(hidden))))
-
-    def _step(self, batch, stage: str) -> torch.Tensor:
-        if isinstance(batch, dict):
-            batch = (batch["pixel_values"], batch["labels"])
-        return super()._step(batch, stage)
 
     def loss_and_predictions(self, x, y):
         """Cross-entropy and argmax."""

@@ -159,8 +159,13 @@ class LatentProbeCLI(LightningCLI):
             if left_out:
                 warnings.warn(f"weights {weights!r}: loaded what fits; left out {left_out}", stacklevel=2)
         runner = self.trainer.probe_runner if isinstance(self.trainer, ProbeTrainer) else None
-        if runner is not None:
-            runner.prepare(self.model, build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec")))
+        trains_on_spec = callable(getattr(self.model, "use_data_spec", None))
+        if runner is not None or trains_on_spec:  # one spec, one batch rule: what the model trains on is what probes read
+            spec = build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec"))
+            if trains_on_spec:
+                self.model.use_data_spec(spec)
+            if runner is not None:
+                runner.prepare(self.model, spec)
         ckpt_path = self.config[self.subcommand].get("ckpt_path")
         if ckpt_path and ckpt_path not in CHECKPOINT_SPECIAL_PATHS:
             check_checkpoint_fits(self.model, ckpt_path, self.checkpoint)
@@ -191,8 +196,10 @@ class LatentProbeCLI(LightningCLI):
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] if plugins is not None else []
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             trainer_config["plugins"] = [*plugins, AtomicCheckpointIO()]
+        if probes:  # the runner first: at an epoch's end the probes have fired before any other callback acts on the epoch
+            trainer_config["callbacks"] = [ProbeRunner(probes), *configured]
         try:
-            return self._instantiate_trainer(trainer_config, extra_callbacks + defaults + ([ProbeRunner(probes)] if probes else []))
+            return self._instantiate_trainer(trainer_config, extra_callbacks + defaults)
         except (ValueError, TypeError) as error:  # Lightning validates trainer arguments with these
             raise ConfigError(f"trainer: {str(error).strip().splitlines()[0]}") from error
 

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
 
-from latent_probe.dataspec import Batch, DataSpec
+from latent_probe.dataspec import Batch, DataSpec, batch_parts
 from latent_probe.errors import ConfigError, check_range, require_choice
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -48,8 +48,9 @@ class StepModule(pl.LightningModule):
         return self.data_spec.split_batch(batch) if self.data_spec is not None else self.default_parts(batch)
 
     def default_parts(self, batch) -> Batch:
-        """Without a ``DataSpec``: ``(x, y, ...)`` batches by position (override for another rule)."""
-        return Batch(batch[0], batch[1] if len(batch) > 1 else None)
+        """Without a ``DataSpec``: the data spec's inference rule (``(x, y, ...)`` tuples, dicts, a bare tensor), so a
+        model trains on what the probes would read."""
+        return batch_parts(batch)
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         raise NotImplementedError

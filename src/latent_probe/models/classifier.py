@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from latent_probe.dataspec import Batch, Inputs, batch_parts
+from latent_probe.dataspec import Inputs
 from latent_probe.errors import ConfigError, check_range
 from latent_probe.models.base import ClassifierModule
 from latent_probe.registry import register_model
@@ -51,10 +51,6 @@ class Classifier(ClassifierModule):
         if self.input_adapter is not None and args:
             args = (self.input_adapter(args[0]), *args[1:])
         return self.backbone(*args, **kwargs)
-
-    def default_parts(self, batch: Any) -> Batch:
-        """Without a ``DataSpec``: the inference rule, so any batch form trains as the probes would read it."""
-        return batch_parts(batch)
 
     def loss_and_predictions(self, x: Inputs, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy on the logits; the predicted class is their argmax."""
