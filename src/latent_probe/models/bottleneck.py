@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from latent_probe.errors import check_range
-from latent_probe.models.activations import check_activation, make_activation
+from latent_probe.models.activation_functions import check_activation, make_activation
 from latent_probe.models.base import LogitsClassifierModule
 from latent_probe.models.dense import MAX_UNITS, check_chain
 from latent_probe.registry import register_model

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from latent_probe.errors import ConfigError, check_range
-from latent_probe.models.activations import make_activation
+from latent_probe.models.activation_functions import make_activation
 
 MAX_UNITS = 1_000_000  # units in one layer
 MAX_PARAMETERS = 1_000_000_000  # 4 GiB of float32 weights: more, from a config, is almost surely a typo

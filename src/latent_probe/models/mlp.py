@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from latent_probe.errors import check_range
-from latent_probe.models.activations import check_activation
+from latent_probe.models.activation_functions import check_activation
 from latent_probe.models.base import LogitsClassifierModule, example_input
 from latent_probe.models.dense import MAX_UNITS, check_chain, check_sizes, dense_layers
 from latent_probe.models.external_weights import load_dense_weights, save_dense_weights

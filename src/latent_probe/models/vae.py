@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from latent_probe.errors import check_range
-from latent_probe.models.activations import check_activation
+from latent_probe.models.activation_functions import check_activation
 from latent_probe.models.base import ReconstructionModule, example_input
 from latent_probe.models.dense import MAX_UNITS, check_chain, check_sizes, dense_layers
 from latent_probe.registry import register_model

@@ -8,15 +8,13 @@ from typing import Any, Literal
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import nn
 
 from latent_probe.analysis.linear_readout import readout_accuracy
 from latent_probe.errors import ConfigError, require_choice
 from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass
+from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
 from latent_probe.viz.accuracy_charts import accuracy_bars, accuracy_lines
-
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
 
 
 @dataclass
@@ -67,7 +65,7 @@ class LinearProbe(Probe):
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
         """Every activation module, in model order."""
-        return [name for name, module in pl_module.named_modules() if isinstance(module, ACTIVATIONS)]
+        return activation_modules(pl_module)
 
     def splits(self) -> list[str]:
         """The split the classifiers are fitted on and the one they are scored on."""

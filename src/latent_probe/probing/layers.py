@@ -160,3 +160,12 @@ def describe(output: Any) -> str:
     if isinstance(output, (tuple, list)):
         return f"{type(output).__name__} of {len(output)}"
     return type(output).__name__
+
+
+# The modules a network applies its nonlinearity with: the natural layers to read when a probe is given none.
+ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SELU, nn.SiLU, nn.Softplus, nn.Mish)
+
+
+def activation_modules(model: nn.Module) -> list[str]:
+    """The paths of ``model``'s activation modules (``ACTIVATION_TYPES``), in model order."""
+    return [name for name, module in model.named_modules() if name and isinstance(module, ACTIVATION_TYPES)]

@@ -53,10 +53,10 @@ def plan_passes(probes: Sequence[Probe], spec: DataSpec, device: torch.device) -
         for split in probe.splits():
             key = PassKey(split, probe.seed, probe.batch_size_on(device), probe.pooling)
             groups.setdefault(key, []).append(probe)
-    return {key: _planned(key, members, spec) for key, members in groups.items()}
+    return {key: _planned(key, members, spec, device) for key, members in groups.items()}
 
 
-def _planned(key: PassKey, members: list[Probe], spec: DataSpec) -> PlannedPass:
+def _planned(key: PassKey, members: list[Probe], spec: DataSpec, device: torch.device) -> PlannedPass:
     size = len(spec.dataset(key.split))  # type: ignore[arg-type]
     gatherers = [p for p in members if not p.streams]
     streamers = [p for p in members if p.streams]
@@ -66,7 +66,7 @@ def _planned(key: PassKey, members: list[Probe], spec: DataSpec) -> PlannedPass:
                           key.seed, key.pooling, keep_inputs=any(p.keeps_inputs for p in gatherers))
     planned = PlannedPass(request, gatherers)
     for probe in streamers:
-        state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers})
+        state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers}).to(device)
         planned.streams[probe.name] = state
         request.streamers.append(Streamer(list(probe.layers), probe.max_samples, state, probe.update))
     return planned

@@ -1,0 +1,93 @@
+"""UnitStats, the streaming probe: per-unit statistics of a whole split, equal to a float64 NumPy reference, in the
+same forward pass as the probes that gather a sample, and the same on 1 and 2 processes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from helpers.probe_models import DIGITS, TinyDigitNet
+from helpers.runs import fit_checkpoint, probe_on_one_and_two_processes
+
+from latent_probe.data import DigitsDataModule
+from latent_probe.probes import EmbeddingDumper, UnitStats
+from latent_probe.probing import ProbeRunner
+
+LAYERS = ["hidden_act", "bottleneck_act"]
+
+
+class CountingNet(TinyDigitNet):
+    """TinyDigitNet counting the samples of every forward call outside training."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.probe_rows: list[int] = []
+
+    def forward(self, x):
+        """Count, then the usual logits."""
+        if not self.training:
+            self.probe_rows.append(len(x))
+        return super().forward(x)
+
+
+def fit(folder, probes):
+    """One short epoch with ``probes`` at fit_end; returns the model and its run's probes folder."""
+    torch.manual_seed(0)
+    model = CountingNet()
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, accelerator="cpu", enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[ProbeRunner(probes)],
+                         logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
+    trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
+    return model, folder / "run" / "version_0" / "probes"
+
+
+def reference(model: TinyDigitNet, data: DigitsDataModule) -> dict[str, dict[str, np.ndarray]]:
+    """Each layer's per-unit mean, variance and maximum over the whole val split, in float64 NumPy."""
+    dataset = data.dataset("val")
+    x = torch.stack([dataset[i][0] for i in range(len(dataset))]).flatten(1).double().numpy()
+    weights = {name: p.detach().double().numpy() for name, p in model.named_parameters()}
+    hidden = np.maximum(x @ weights["hidden.weight"].T + weights["hidden.bias"], 0)
+    bottleneck = np.tanh(hidden @ weights["bottleneck.weight"].T + weights["bottleneck.bias"])
+    return {layer: {"mean": v.mean(0), "var": v.var(0), "max": v.max(0)}
+            for layer, v in (("hidden_act", hidden), ("bottleneck_act", bottleneck))}
+
+
+def test_statistics_of_the_whole_split_equal_a_float64_reference(tmp_path):
+    model, probes = fit(tmp_path, [UnitStats(layers=LAYERS, strict=True)])
+    expected = reference(model.double(), DigitsDataModule())
+    with np.load(probes / "unit_stats" / "fit_end" / "unit_stats.npz") as npz:
+        for layer, stats in expected.items():
+            for key, values in stats.items():
+                np.testing.assert_allclose(npz[f"{layer}/{key}"], values, rtol=1e-5, atol=1e-6, err_msg=f"{layer}/{key}")
+    summary = json.loads((probes / "unit_stats" / "fit_end" / "stats.json").read_text())
+    assert summary["n_samples"] == len(DigitsDataModule().dataset("val"))
+    dead = expected["hidden_act"]["max"] <= 0
+    assert summary["layers"]["hidden_act"]["dead_units"] == int(dead.sum())
+    assert summary["layers"]["hidden_act"]["dead_share"] == pytest.approx(dead.mean())
+
+
+def test_a_stream_and_a_sample_share_one_pass(tmp_path):
+    dumper = EmbeddingDumper(layers=["bottleneck_act"], split="val", max_samples=50, projector=False, pictures=False, strict=True)
+    model, probes = fit(tmp_path, [UnitStats(layers=LAYERS, strict=True), dumper])
+    size = len(DigitsDataModule().dataset("val"))
+    assert sum(model.probe_rows[1:]) == size, "one pass over the whole split feeds both ([0] is the setup pass)"
+    with np.load(probes / "embedding_dumper" / "fit_end" / "embeddings.npz") as npz:
+        assert len(npz["index"]) == 50
+
+
+@pytest.mark.slow
+def test_one_and_two_processes_give_the_same_statistics(tmp_path):
+    probe = ["--probes", json.dumps([{"class_path": "UnitStats", "init_args": {"layers": LAYERS}}])]
+    checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probe)
+    one, two = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint)
+    moments = [sorted(p.name for p in (folder / "unit_stats").iterdir() if p.name.startswith("probe")) for folder in (one, two)]
+    with np.load(one / "unit_stats" / moments[0][-1] / "unit_stats.npz") as first, \
+            np.load(two / "unit_stats" / moments[1][-1] / "unit_stats.npz") as second:
+        assert sorted(first.files) == sorted(second.files)
+        for key in first.files:
+            np.testing.assert_allclose(second[key], first[key], rtol=0, atol=1e-6, err_msg=key)
+    counts = [json.loads((f / "unit_stats" / m[-1] / "stats.json").read_text())["n_samples"] for f, m in zip((one, two), moments)]
+    assert counts[0] == counts[1]
