@@ -42,6 +42,8 @@ class TinyDigitNet(ClassifierModule):
 class FailingProbe(Probe):
     """A probe whose computation always raises (to test failure handling)."""
 
+    needs_layers = False
+
     def compute(self, firing):
         """Raise."""
         raise ValueError("deliberate failure")
@@ -102,7 +104,7 @@ class KillDuringWrite(pl.Callback):
 class SignalAtSetup(Probe):
     """Sends itself a signal while probes are checked at setup, before any trainer or run folder exists."""
 
-    reads_activations = False
+    reads_activations = needs_layers = False
 
     def __init__(self, signal_name: str = "SIGTERM") -> None:
         super().__init__(moments=[])

@@ -31,7 +31,7 @@ from latent_probe.artifacts.run_files import (
     run_entry_kind,
     run_folder,
 )
-from latent_probe.artifacts.writer import MANIFEST_NAME
+from latent_probe.artifacts.writer import MANIFEST_NAME, probes_dir
 from latent_probe.errors import ConfigError
 
 IMAGE_SUFFIXES = {".png", ".gif", ".jpg", ".jpeg", ".svg"}
@@ -147,7 +147,7 @@ def folders(run_dir: Path, folder: Path, skipped: list[str]) -> list[Path]:
 
 def probe_moments(run_dir: Path, skipped: list[str]) -> dict[str, list[Moment]]:
     """``{probe folder: moments newest first}``; folders leading out of the run are noted in ``skipped``."""
-    root = run_dir / "probes"
+    root = probes_dir(run_dir)
     kind = run_entry_kind(run_dir, root)
     if kind != DIRECTORY:
         skipped += [f"probes: {kind}, not followed"] * (kind not in (MISSING, FILE))

@@ -30,9 +30,14 @@ COMPLETE_MARKER = ".complete"
 MANIFEST_NAME = "manifest.json"
 
 
+def probes_dir(log_dir: str | Path) -> Path:
+    """``<log_dir>/probes/``: every probe's folder, each holding one folder per moment (the one place that says so)."""
+    return Path(log_dir) / "probes"
+
+
 def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
     """``<log_dir>/probes/<probe_name>/<when>/`` (not created)."""
-    return Path(log_dir) / "probes" / probe_name / when
+    return probes_dir(log_dir) / probe_name / when
 
 
 def is_complete(folder: str | Path, run: str | Path | None = None) -> bool:

@@ -14,12 +14,12 @@ import pytorch_lightning as pl
 from pytorch_lightning import Callback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from latent_probe.artifacts.writer import COMPLETE_MARKER
+from latent_probe.artifacts.writer import COMPLETE_MARKER, probes_dir
 
 
 def holds_results(folder: Path) -> bool:
     """Whether a run folder holds a checkpoint or a complete probe moment (then it is never removed)."""
-    return any((folder / "checkpoints").glob("*.ckpt")) or any((folder / "probes").glob(f"*/*/{COMPLETE_MARKER}"))
+    return any((folder / "checkpoints").glob("*.ckpt")) or any(probes_dir(folder).glob(f"*/*/{COMPLETE_MARKER}"))
 
 
 class RunFolderGuard(Callback):

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from latent_probe.analysis.latent_metrics import baseline_report, latent_report
 from latent_probe.artifacts.files import safe_name
-from latent_probe.errors import ConfigError, check_range, require_choice
-from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_paths
+from latent_probe.errors import check_range, require_choice
+from latent_probe.probing import Firing, MomentWriter, Probe
 from latent_probe.registry import register_probe
 from latent_probe.viz.scatter import class_scatter, heatmap, project_2d, thumbnail_scatter
 
@@ -77,12 +76,6 @@ class EmbeddingDumper(Probe):
         self.projector, self.sprites, self.pictures, self.metrics = projector, sprites, pictures, metrics
         self.active_threshold, self.baseline = active_threshold, baseline
         self._baseline_cache: dict | None = None
-
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
-        """The dumper needs at least one layer."""
-        if not self.layers:
-            paths = ", ".join(module_paths(pl_module)[:30])
-            raise ConfigError(f"EmbeddingDumper needs `layers` (module paths); {type(pl_module).__name__} has: {paths}")
 
     def compute(self, firing: Firing) -> EmbeddingResult:
         """Gather every layer's flattened outputs and the inputs on the probe's samples."""

@@ -88,8 +88,6 @@ class FilterTiler(Probe):
 
     def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """Every chosen layer must be tileable: the right type, and weights that fit the image shape."""
-        if not self.layers:
-            raise ConfigError(f"FilterTiler found no Linear or Conv2d layer in {type(pl_module).__name__}. HINT: set `layers`")
         if any(module_path(layer) != layer for layer in self.layers):
             raise ConfigError(f"FilterTiler reads weights, not outputs: name modules without a [part], got {self.layers}")
         modules = dict(pl_module.named_modules())

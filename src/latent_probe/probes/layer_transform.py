@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from latent_probe.errors import ConfigError, check_memory, check_range
+from latent_probe.errors import check_memory, check_range
 from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_path, recorded_outputs
 from latent_probe.registry import register_probe
 from latent_probe.viz.steps import DPI, Boundary, Step, animation_frames, square_limits, steps_figure
@@ -90,8 +90,6 @@ class LayerTransformRecorder(Probe):
 
     def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
         """Steps in the order the setup forward pass called them; each must be called once and give one row per sample."""
-        if not self.layers:
-            raise ConfigError(f"LayerTransformRecorder found no module called by {type(pl_module).__name__}.forward; set `layers`")
         self.layers = setup_pass.called_in_order(self.layers) if setup_pass is not None else self.layers
         modules = dict(pl_module.named_modules())
         self.kinds = {layer: type(modules[module_path(layer)]).__name__ for layer in self.layers}

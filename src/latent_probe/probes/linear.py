@@ -10,8 +10,8 @@ import pytorch_lightning as pl
 import torch
 
 from latent_probe.analysis.linear_readout import readout_accuracy
-from latent_probe.errors import ConfigError, require_choice
-from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass
+from latent_probe.errors import require_choice
+from latent_probe.probing import Firing, MomentWriter, Probe
 from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
 from latent_probe.viz.accuracy_charts import accuracy_bars, accuracy_lines
@@ -70,11 +70,6 @@ class LinearProbe(Probe):
     def splits(self) -> list[str]:
         """The split the classifiers are fitted on and the one they are scored on."""
         return list(dict.fromkeys([self.fit_split, self.split]))
-
-    def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
-        """There must be layers to read."""
-        if not self.layers:
-            raise ConfigError(f"LinearProbe found no activation modules in {type(pl_module).__name__}; set `layers`")
 
     def extra_state(self) -> dict[str, Any]:
         """The accuracy history, so the plot over training goes on after a resume."""

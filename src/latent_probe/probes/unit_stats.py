@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from latent_probe.errors import ConfigError, check_range
-from latent_probe.probing import Batch, DataSpec, Firing, MomentWriter, Probe, SetupPass, StreamState
+from latent_probe.errors import check_range
+from latent_probe.probing import Batch, Firing, MomentWriter, Probe, StreamState
 from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
 
@@ -57,11 +57,6 @@ class UnitStats(Probe):
     def default_layers(self, model: nn.Module) -> list[str]:
         """Every activation module, in model order."""
         return activation_modules(model)
-
-    def check(self, spec: DataSpec, model: nn.Module, setup_pass: SetupPass | None) -> None:
-        """There must be layers to read."""
-        if not self.layers:
-            raise ConfigError(f"UnitStats found no activation modules in {type(model).__name__}; set `layers`")
 
     def start_stream(self, widths: dict[str, int]) -> StreamState:
         """A sample count, and per layer float64 sums of values and squares and a running maximum."""

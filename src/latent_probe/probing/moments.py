@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from latent_probe.artifacts.writer import probes_dir
 from latent_probe.errors import ConfigError, UnknownNameError
 
 PROBE_MOMENT = "probe"  # `latent-probe probe` runs
@@ -43,7 +44,7 @@ def check_moments(moments: Sequence[str], phases: Sequence[str], model: str) -> 
 def posthoc_moment(log_dir: str | Path, probe_names: list[str]) -> str:
     """The moment of a post-hoc ``latent-probe probe`` run: ``probe``, or ``probe-2``, ``probe-3``, ... when a
     run's folder already holds earlier ones (for any of these probes), so nothing earlier is overwritten."""
-    taken = {path.name for name in probe_names for path in (Path(log_dir) / "probes" / name).glob(f"{PROBE_MOMENT}*")}
+    taken = {path.name for name in probe_names for path in (probes_dir(log_dir) / name).glob(f"{PROBE_MOMENT}*")}
     count = 1
     while (PROBE_MOMENT if count == 1 else f"{PROBE_MOMENT}-{count}") in taken:
         count += 1

@@ -77,6 +77,7 @@ class Probe:
     needs_labels: ClassVar[bool] = False  # True: setup fails when the data has no labels
     skip_unreadable_defaults: ClassVar[bool] = True  # default layers called twice (or giving no tensor) are skipped, not errors
     keeps_inputs: ClassVar[bool] = False  # True: asks for the inputs with its activations (its pass keeps them)
+    needs_layers: ClassVar[bool] = True  # setup fails when no layer is left to read
     streams: ClassVar[bool] = False  # True: consumes its split batch by batch (start_stream / update), not a gathered sample
 
     def __init__(

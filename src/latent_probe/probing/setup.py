@@ -11,7 +11,7 @@ from torch import nn
 
 from latent_probe.dataspec import DataSpec, declared_classes
 from latent_probe.errors import ConfigError
-from latent_probe.probing.layers import named_exactly, resolve_layers
+from latent_probe.probing.layers import module_paths, named_exactly, resolve_layers
 from latent_probe.probing.moments import check_moments, model_phases
 from latent_probe.probing.probe import Probe
 from latent_probe.probing.setup_pass import SetupPass, run_setup_pass
@@ -58,6 +58,8 @@ def prepare_probe(probe: Probe, spec: DataSpec, model: nn.Module, setup_pass: Se
     """Check ``probe``'s layers against the setup forward pass, then its own needs; give it the spec."""
     if probe.reads_activations and setup_pass is not None and probe.layers:
         check_layers(probe, setup_pass)
+    if probe.needs_layers and not probe.layers:
+        raise ConfigError(no_layers(probe, model))
     if probe.needs_labels:
         spec.require_labels(probe.name)
     probe.check(spec, model, setup_pass)
@@ -82,6 +84,20 @@ def check_layers(probe: Probe, setup_pass: SetupPass) -> None:
     probe.layers = [layer for layer in probe.layers if setup_pass.readable(layer)]
     probe.layer_parts = {layer: setup_pass.layers[layer].part for layer in probe.layers}
     probe.layer_shapes = {layer: setup_pass.layers[layer].shapes[0][1:] for layer in probe.layers}
+
+
+def no_layers(probe: Probe, model: nn.Module) -> str:
+    """Why a probe has nothing to read: its ``layers`` matched nothing readable, or its default found nothing."""
+    default = (type(probe).default_layers.__doc__ or "").strip().splitlines()[0].rstrip(".").lower()
+    if probe.layer_patterns is not None:
+        why = "`layers` left nothing readable"
+    elif type(probe).default_layers is Probe.default_layers:
+        why = "it has no default layers"
+    else:
+        why = f"its default ({default}) found none"
+    paths = ", ".join(module_paths(model)[:30])
+    return (f"{type(probe).__name__} needs `layers` (module paths): {why} in {type(model).__name__}, which has: {paths}. "
+            "HINT: latent-probe layers --config ... lists the modules and which probes can read each")
 
 
 def check_unique_names(probes: Sequence[Probe]) -> None:

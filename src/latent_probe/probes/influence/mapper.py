@@ -17,7 +17,7 @@ from latent_probe.artifacts.files import safe_name
 from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
 from latent_probe.probes.influence.image_files import read_image
 from latent_probe.probes.influence.maps import MODES, influence_maps
-from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass, module_paths
+from latent_probe.probing import DataSpec, Firing, MomentWriter, Probe, SetupPass
 from latent_probe.probing.batch_size import default_batch_size
 from latent_probe.probing.sharding import select_indices
 from latent_probe.registry import register_probe
@@ -121,10 +121,7 @@ class InfluenceMapper(Probe):
         self.shape: tuple[int, int, int] = (1, 1, 1)
 
     def check(self, spec: DataSpec, pl_module: pl.LightningModule, setup_pass: SetupPass | None) -> None:
-        """Needs layers, one image-shaped input tensor and readable files."""
-        if not self.layers:
-            paths = ", ".join(module_paths(pl_module)[:30])
-            raise ConfigError(f"InfluenceMapper needs `layers` (module paths); {type(pl_module).__name__} has: {paths}")
+        """Needs one image-shaped input tensor and readable files."""
         if not spec.tensor_inputs:
             raise ConfigError(f"InfluenceMapper maps pixels of one input tensor, but the model takes {spec.input_key}. "
                               "HINT: set data_spec.input_key to the image key")
