@@ -28,6 +28,7 @@ from mnist_loader import data_root
 from latent_probe.data import MNISTDataModule
 from latent_probe.models import BottleneckClassifier
 from latent_probe.probes import EmbeddingDumper, FilterTiler, InfluenceMapper, LinearProbe
+from latent_probe.probing import ProbeRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted([*ROOT.glob("configs/*.yaml"), *ROOT.glob("configs/byo/*.yaml")])
@@ -62,8 +63,9 @@ def four_probes() -> list:
 def one_epoch(data: MNISTDataModule, probes: list) -> None:
     """One training epoch of the bottleneck CNN (no validation), logging to a throw-away folder."""
     with tempfile.TemporaryDirectory() as folder:
+        callbacks = [ProbeRunner(probes)] if probes else []
         trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=folder, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=probes)
+                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=callbacks)
         trainer.fit(BottleneckClassifier(), datamodule=data)
 
 

@@ -22,6 +22,7 @@ from latent_probe.analysis.linear_readout import readout_accuracy
 from latent_probe.data import MNISTDataModule
 from latent_probe.models import BottleneckClassifier
 from latent_probe.probes import LinearProbe
+from latent_probe.probing import ProbeRunner
 
 
 class KeepActivations(LinearProbe):
@@ -39,7 +40,7 @@ def activations() -> object:
     probe = KeepActivations(fit_split="train", split="test", max_samples=2000)
     with tempfile.TemporaryDirectory() as folder:
         trainer = pl.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=folder, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=[probe])
+                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, callbacks=[ProbeRunner([probe])])
         trainer.fit(BottleneckClassifier(), datamodule=data)
     return probe.kept
 

@@ -129,7 +129,7 @@ def test_posthoc_probe_runs_land_in_the_training_run(run_cli, tmp_path):
     assert config.read_text() == trained_config and (run / "probe_config.yaml").is_file()
     assert "probe-2" in (run / "report.html").read_text()
     with open(run / "probes" / "layer_transform_recorder" / "probe-2" / "manifest.json") as handle:
-        assert json.load(handle)["when"] == "probe-2"
+        assert json.load(handle)["moment"] == "probe-2"
 
 
 def test_changing_one_probe_option_and_a_wrong_index(run_cli, tmp_path):

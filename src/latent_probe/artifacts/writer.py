@@ -1,4 +1,4 @@
-"""The sink of one probe firing: ``<log_dir>/probes/<probe>/<when>/``, its files, TensorBoard, the projector, the manifest.
+"""The sink of one probe firing: ``<log_dir>/probes/<probe>/<moment>/``, its files, TensorBoard, the projector, the manifest.
 
 Every file is written atomically. The moment's ``manifest.json`` (what wrote it, which layers and
 which part of their outputs, what was skipped) and then the ``.complete`` marker are written last,
@@ -35,9 +35,9 @@ def probes_dir(log_dir: str | Path) -> Path:
     return Path(log_dir) / "probes"
 
 
-def moment_dir(log_dir: str | Path, probe_name: str, when: str) -> Path:
-    """``<log_dir>/probes/<probe_name>/<when>/`` (not created)."""
-    return probes_dir(log_dir) / probe_name / when
+def moment_dir(log_dir: str | Path, probe_name: str, moment: str) -> Path:
+    """``<log_dir>/probes/<probe_name>/<moment>/`` (not created)."""
+    return probes_dir(log_dir) / probe_name / moment
 
 
 def is_complete(folder: str | Path, run: str | Path | None = None) -> bool:
@@ -60,18 +60,18 @@ class MomentWriter:
     Args:
         log_dir: the run folder.
         probe_name: the probe's folder name under ``probes/``.
-        when: the moment (``fit_end``, ``epoch=0004``, ``probe``, ...).
+        moment: the moment (``fit_end``, ``epoch=0004``, ``probe``, ...).
         step: the global step TensorBoard records.
         tensorboard: a ``SummaryWriter``, or None (images and scalars then go to files only).
         about: what the manifest says of the probe (class, description, layers and parts read, options).
         background: encode and write pictures on a worker thread; ``flush`` (or ``close``) waits for them.
     """
 
-    def __init__(self, log_dir: str | Path, probe_name: str, when: str, step: int, tensorboard=None,
+    def __init__(self, log_dir: str | Path, probe_name: str, moment: str, step: int, tensorboard=None,
                  about: dict[str, Any] | None = None, background: bool = False) -> None:
         self.log_dir = Path(log_dir)
-        self.probe_name, self.when, self.step = probe_name, when, step
-        self.dir = moment_dir(log_dir, probe_name, when)
+        self.probe_name, self.moment, self.step = probe_name, moment, step
+        self.dir = moment_dir(log_dir, probe_name, moment)
         self.tensorboard = tensorboard
         self.about = dict(about or {})
         self.written: list[Path] = []
@@ -128,12 +128,12 @@ class MomentWriter:
 
     def embedding(self, key: str, points: np.ndarray, metadata: dict[str, list] | None = None,
                   images: torch.Tensor | None = None, tensor_format: str = "binary") -> Path:
-        """Add ``points`` ``(n, dim)`` to TensorBoard's projector as ``<probe>/<key>@<when>``, with metadata and sprites.
+        """Add ``points`` ``(n, dim)`` to TensorBoard's projector as ``<probe>/<key>@<moment>``, with metadata and sprites.
 
         ``tensor_format``: ``"binary"`` (raw float32, TSV where TensorBoard would misread the bytes) or ``"tsv"``.
         """
         folder = self.dir.relative_to(self.log_dir) / "projector" / safe_name(key)
-        return self._record(write_embedding(self.log_dir, folder, f"{self.probe_name}/{key}@{self.when}", points, metadata, images,
+        return self._record(write_embedding(self.log_dir, folder, f"{self.probe_name}/{key}@{self.moment}", points, metadata, images,
                                             tensor_format=tensor_format))
 
     # ----- values --------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class MomentWriter:
                 kept[key] = values
             else:
                 self.skipped[key] = "NaN or inf values"
-                warnings.warn(f"probe {self.probe_name!r} at {self.when}: {key!r} has NaN or inf values; skipped", stacklevel=2)
+                warnings.warn(f"probe {self.probe_name!r} at {self.moment}: {key!r} has NaN or inf values; skipped", stacklevel=2)
         return kept
 
     # ----- TensorBoard ---------------------------------------------------------------------
@@ -174,7 +174,7 @@ class MomentWriter:
         """Write the manifest, then the marker: the moment is whole (a resumed run will not write it again)."""
         self.wait()
         files = sorted({p.relative_to(self.dir).as_posix() for p in self.written if p.is_relative_to(self.dir)})
-        manifest = {**self.about, "probe": self.probe_name, "when": self.when, "step": self.step,
+        manifest = {**self.about, "probe": self.probe_name, "moment": self.moment, "step": self.step,
                     "files": files, "skipped": self.skipped}
         write_json_atomic(self.dir / MANIFEST_NAME, manifest)
         write_bytes_atomic(self.dir / COMPLETE_MARKER, b"")

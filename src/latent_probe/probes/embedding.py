@@ -117,7 +117,7 @@ class EmbeddingDumper(Probe):
 
     def _draw(self, result: EmbeddingResult, layer: str, points: np.ndarray, out: MomentWriter) -> None:
         flat, how = project_2d(points)
-        title = f"{layer} @ {out.when}: {how}"
+        title = f"{layer} @ {out.moment}: {how}"
         stem = safe_name(layer)
         labels = result.label if result.label is not None else np.zeros(len(points), dtype=np.int64)
         names = result.class_names if result.label is not None else ["all samples"]
@@ -131,7 +131,7 @@ class EmbeddingDumper(Probe):
     def _layer_metrics(self, result: EmbeddingResult, path: str, points: np.ndarray, out: MomentWriter) -> dict:
         report = latent_report(points.astype(np.float64), result.label, self.active_threshold)
         distances = np.array(report["centroid_distances"])
-        title = f"{path} @ {out.when}: distances between class centroids"
+        title = f"{path} @ {out.moment}: distances between class centroids"
         out.png(f"{safe_name(path)}_centroid_distances.png", heatmap(distances, result.class_names, title),
                 tag=f"{self.name}/{path}/centroid_distances")
         scalars = {f"{self.name}/{path}/nearest_centroid_share": report["nearest_centroid_share_mean"],

@@ -136,7 +136,7 @@ class LayerTransformRecorder(Probe):
         finite = out.finite({step.name: step.points for step in result.steps})
         steps = [step for step in result.steps if step.name in finite]
         boundary = result.boundary if result.boundary is not None and np.isfinite(result.boundary.values).all() else None
-        title = f"{self.name} @ {out.when}: {self.split} split, {len(result.index)} points"
+        title = f"{self.name} @ {out.moment}: {self.split} split, {len(result.index)} points"
         picture = steps_figure(steps, result.label, result.class_names, title, boundary)
         out.png("steps.png", picture, tag=f"{self.name}/steps")
         if any(step.points.shape[1] == 3 for step in steps):

@@ -99,18 +99,18 @@ class LinearProbe(Probe):
             accuracy[path], methods[path] = readout_accuracy(
                 result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed,
                 "sklearn" if self.method == "sklearn" else "torch")
-        self.history[out.when] = accuracy
+        self.history[out.moment] = accuracy
         features = {path: int(result.train[path].shape[1]) for path in self.layers}
         out.json("metrics.json", {"accuracy": accuracy, "method": methods, "features": features, "fit_split": self.fit_split,
                                   "eval_split": self.split, "layers_in_order": self.layers, "history": self.history})
         out.scalars({f"{self.name}/{path}/accuracy": value for path, value in accuracy.items()})
-        out.png("accuracy_vs_depth.png", self._depth_plot(accuracy, out.when), tag=f"{self.name}/accuracy_vs_depth")
+        out.png("accuracy_vs_depth.png", self._depth_plot(accuracy, out.moment), tag=f"{self.name}/accuracy_vs_depth")
         if len(self.history) > 1:
             out.png("accuracy_vs_epoch.png", self._history_plot(), tag=f"{self.name}/accuracy_vs_epoch")
 
-    def _depth_plot(self, accuracy: dict[str, float], when: str) -> np.ndarray:
+    def _depth_plot(self, accuracy: dict[str, float], moment: str) -> np.ndarray:
         return accuracy_bars(self.layers, [accuracy.get(p, np.nan) for p in self.layers],
-                             f"linear probe accuracy ({self.split})", f"Linear read-out accuracy by layer @ {when}")
+                             f"linear probe accuracy ({self.split})", f"Linear read-out accuracy by layer @ {moment}")
 
     def _history_plot(self) -> np.ndarray:
         moments = list(self.history)

@@ -180,7 +180,7 @@ class InfluenceMapper(Probe):
     def _draw(self, out: MomentWriter, path: str, maps: np.ndarray, limit: float, name: str, title: str, pixels: np.ndarray) -> None:
         count = len(maps)
         shown = f"nodes 0–{self.max_tiles - 1} of {count}" if count > self.max_tiles else f"{count} nodes"
-        heading = f"{path} ({shown}), input: {title} @ {out.when}\neach tile: {MEANINGS[self.mode]}, pixel by pixel"
+        heading = f"{path} ({shown}), input: {title} @ {out.moment}\neach tile: {MEANINGS[self.mode]}, pixel by pixel"
         figure = node_map_grid(maps[: self.max_tiles], limit, heading, pixels, label=f"{self.mode.replace('_', ' ')} (±{limit:.3g})")
         out.png(f"{name}_{safe_name(path)}.png", figure, tag=f"{self.name}/{path}/{name}")
 
