@@ -106,9 +106,10 @@ def write_tensors_binary(handle: BinaryIO, embeddings: np.ndarray) -> None:
 
 
 def metadata_tsv(columns: dict[str, Sequence]) -> bytes:
-    """A header row and one row per sample (several columns; tabs and newlines in values escaped)."""
+    """A header row (several columns only: TensorBoard reads a lone column as values, no header) and one row per sample
+    (tabs and newlines in values escaped)."""
     names = list(columns)
-    rows = ["\t".join(names)]
+    rows = ["\t".join(names)] if len(names) > 1 else []
     for values in zip(*(columns[name] for name in names)):
         rows.append("\t".join(str(v).replace("\t", " ").replace("\n", " ") for v in values))
     return ("\n".join(rows) + "\n").encode("utf-8")

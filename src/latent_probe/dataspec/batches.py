@@ -35,8 +35,9 @@ class Batch:
 def infer_keys(item: Any) -> tuple[Key | tuple[str, ...] | None, Key | None]:
     """``(input_key, label_key)`` of one dataset item: tuples ``(x, y, ...)``, dicts, or a bare tensor."""
     if isinstance(item, Mapping):
-        label = next((k for k in LABEL_KEYS if k in item), None)
-        tensors = [k for k, v in item.items() if k != label and isinstance(v, torch.Tensor)]
+        target = next((k for k in LABEL_KEYS if k in item), None)
+        label = target if target is not None and _label_like(item[target]) else None  # a per-pixel mask is no class label
+        tensors = [k for k, v in item.items() if k != target and isinstance(v, torch.Tensor)]
         named = next((k for k in INPUT_KEYS if k in tensors), None)
         if len(tensors) == 1 or (named is not None and named != "input_ids"):
             return named or tensors[0], label
