@@ -287,3 +287,13 @@ def test_model_whose_validation_step_raises_is_probed(run_cli, tmp_path):
     nb = latent_probe.probe(model, UnlabelledDigits(*VAL_ITEMS), weights=str(checkpoint), out=tmp_path / "runs" / "nb",
                             probes=[small(name, layers) for name in LABEL_FREE], accelerator="cpu")
     assert complete(nb, "probe") == folder_names(LABEL_FREE)
+
+
+def test_a_mask_named_as_the_label_is_refused_at_setup(tmp_path):
+    """``data_spec.label_key`` pointing at a per-pixel mask: a probe that needs class labels says so before any folder."""
+    data = MaskedSquares(SAMPLES, as_dict=True)
+    out = tmp_path / "runs" / "seg"
+    with pytest.raises(ConfigError, match=r"needs one class label per sample, but data_spec.label_key 'mask' holds \[12, 12\]"):
+        latent_probe.probe(TinySegNet(), data, probes=[small("LinearProbe", ["trunk.conv1"])], out=out, accelerator="cpu",
+                           data_spec={"label_key": "mask"})
+    assert not out.exists()

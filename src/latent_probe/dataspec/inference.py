@@ -96,7 +96,9 @@ def _inferred(spec: DataSpec) -> DataSpec:
     spec = replace(spec, **_shapes(spec, batch), **_classes(spec, dataset))
     if spec.normalization is None and spec.image_shape is not None:  # the config's mean/std win over the transform's
         spec = replace(spec, normalization=transform_normalization(dataset, spec.image_shape[0]))
-    return replace(spec, source=f"{spec.source} (inferred from its {split} split: input {spec.input_key!r}, label {spec.label_key!r})")
+    inputs = "each whole item" if spec.input_key is None else repr(spec.input_key)
+    labels = "none" if spec.label_key is None else repr(spec.label_key)
+    return replace(spec, source=f"{spec.source} (inferred from its {split} split: input {inputs}, label {labels})")
 
 
 def _first_split(spec: DataSpec) -> tuple[str, Dataset]:

@@ -46,7 +46,8 @@ def describe(probe: Probe) -> dict[str, Any]:
     doc = (inspect.getdoc(type(probe)) or "").split("\n\n")[0].replace("\n", " ")
     about = {"class": f"{type(probe).__module__}.{type(probe).__qualname__}", "description": doc,
              "layers": [_layer_record(probe, layer) for layer in probe.layers],
-             "split": probe.split if probe.reads_activations else None}
+             "split": probe.split if probe.reads_activations else None,
+             "labelled": probe.spec is not None and probe.spec.label_key is not None}
     if probe.left_out:  # modules a pattern matched that the forward pass never calls: the reader sees why they are missing
         about["left_out"] = [{"layer": layer, "why": why} for layer, why in probe.left_out.items()]
     return about

@@ -62,6 +62,8 @@ def prepare_probe(probe: Probe, spec: DataSpec, model: nn.Module, setup_pass: Se
         raise ConfigError(no_layers(probe, model))
     if probe.needs_labels:
         spec.require_labels(probe.name)
+        if setup_pass is not None:
+            setup_pass.check_class_labels(probe.name, spec.label_key)
     probe.check(spec, model, setup_pass)
     probe.spec = spec
 

@@ -45,6 +45,13 @@ class SetupPass:
 
     batch_size: int
     layers: dict[str, LayerCalls]
+    label_shape: tuple[int, ...] | None = None  # the labels of the batch (None: the data has none)
+
+    def check_class_labels(self, probe: str, label_key: object) -> None:
+        """Raise when the labels are not one class index per sample (a per-pixel mask under ``label_key``, say)."""
+        if self.label_shape is not None and self.label_shape != (self.batch_size,):
+            raise ConfigError(f"probe {probe!r} needs one class label per sample, but data_spec.label_key {label_key!r} holds "
+                              f"{list(self.label_shape[1:])} values per sample. HINT: point data_spec.label_key at a class index")
 
     def called_in_order(self, layers: Iterable[str]) -> list[str]:
         """``layers`` that were called, in the order of their first call."""
@@ -122,7 +129,7 @@ def run_setup_pass(model: nn.Module, spec: DataSpec, split: str, layers: Iterabl
     finally:
         for handle in handles:
             handle.remove()
-    return SetupPass(len(batch), calls)
+    return SetupPass(len(batch), calls, None if batch.labels is None else tuple(batch.labels.shape))
 
 
 def first_batch(spec: DataSpec, split: str) -> Batch:
