@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from latent_probe.probing.collection import Activations
+from latent_probe.probing.hooks import device_of
 
 if TYPE_CHECKING:
     from latent_probe.probing.pass_plan import SharedPasses
@@ -56,11 +57,3 @@ class Firing:
     def is_global_zero(self) -> bool:
         """Whether this process writes (global rank 0)."""
         return bool(self.trainer.is_global_zero)
-
-
-def device_of(model: nn.Module) -> torch.device:
-    """The device of ``model``'s first parameter or buffer (the CPU for a module with neither)."""
-    tensor = next(model.parameters(), None)
-    if tensor is None:
-        tensor = next(model.buffers(), None)
-    return tensor.device if tensor is not None else torch.device("cpu")

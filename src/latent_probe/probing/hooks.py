@@ -1,4 +1,5 @@
-"""All forward-hook plumbing of the probes: eval mode, detached copies of layer outputs, and outputs kept with their graph.
+"""All forward-hook plumbing of the probes: eval mode, hooks on layers (the setup pass's too), detached copies of layer
+outputs, and outputs kept with their graph.
 
 Hooks are registered inside ``try`` and removed in ``finally``; every module's train/eval flag is
 restored on exit, even when the block raises. Outputs are reduced to a tensor by ``layers.reduce_output``.
@@ -28,8 +29,17 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             module.training = training
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter or buffer (the CPU for a module with neither): where its inputs go."""
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
 @contextmanager
-def _hooked(model: nn.Module, layers: Iterable[str], make_hook) -> Iterator[None]:
+def hooked(model: nn.Module, layers: Iterable[str], make_hook) -> Iterator[None]:
+    """Inside the block, ``make_hook(layer, part)`` is a forward hook on each layer's module, and the model in eval mode."""
     modules = dict(model.named_modules())
     handles = []
     try:
@@ -63,7 +73,7 @@ def recorded_outputs(model: nn.Module, layers: Iterable[str], transform: Callabl
 
         return hook
 
-    with _hooked(model, layers, make_hook):
+    with hooked(model, layers, make_hook):
         yield records
 
 
@@ -84,5 +94,5 @@ def differentiable_outputs(model: nn.Module, layers: Iterable[str]) -> Iterator[
 
         return hook
 
-    with _hooked(model, layers, make_hook):
+    with hooked(model, layers, make_hook):
         yield records

@@ -21,7 +21,8 @@ from torch import nn
 
 from latent_probe.dataspec import DataSpec, build_data_spec, data_readable_at_setup
 from latent_probe.errors import ConfigError
-from latent_probe.probing.firing import Firing, device_of
+from latent_probe.probing.firing import Firing
+from latent_probe.probing.hooks import device_of
 from latent_probe.probing.host import probed_model
 from latent_probe.probing.moment_output import already_written, tensorboard_writer, write_moment
 from latent_probe.probing.moments import epoch_moment

@@ -16,8 +16,8 @@ from torch import nn
 
 from latent_probe.dataspec import Batch, DataSpec, to_device
 from latent_probe.errors import ConfigError
-from latent_probe.probing.hooks import eval_mode
-from latent_probe.probing.layers import output_kind, reduce_output, split_part
+from latent_probe.probing.hooks import device_of, hooked
+from latent_probe.probing.layers import output_kind, reduce_output
 
 DRY_RUN_SAMPLES = 2
 
@@ -90,13 +90,9 @@ def run_setup_pass(model: nn.Module, spec: DataSpec, split: str, layers: Iterabl
     layers = list(dict.fromkeys(layers))
     batch = first_batch(spec, split)
     calls = {layer: LayerCalls() for layer in layers}
-    modules = dict(model.named_modules())
-    handles = []
     seen = [0]
 
-    def make_hook(layer: str):
-        path, part = split_part(layer)
-
+    def make_hook(layer: str, part):
         def hook(module, inputs, output):
             record = calls[layer]
             if record.order < 0:
@@ -111,24 +107,17 @@ def run_setup_pass(model: nn.Module, spec: DataSpec, split: str, layers: Iterabl
 
         return hook
 
-    try:
-        for layer in layers:
-            handles.append(modules[split_part(layer)[0]].register_forward_hook(make_hook(layer)))
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with eval_mode(model):
-            try:
-                spec.call(model, to_device(batch.inputs, device))
-            except ConfigError:
-                raise
-            except Exception as error:  # noqa: BLE001  the model cannot run on the data: the user's problem, said in one line
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise ConfigError(
-                    f"{type(model).__name__}'s forward pass fails on {len(batch)} samples of the {split!r} split of {spec.source}: "
-                    f"{type(error).__name__}: {reason}. HINT: check data_spec.input_key and the model's input size"
-                ) from None
-    finally:
-        for handle in handles:
-            handle.remove()
+    with hooked(model, layers, make_hook):
+        try:
+            spec.call(model, to_device(batch.inputs, device_of(model)))
+        except ConfigError:
+            raise
+        except Exception as error:  # noqa: BLE001  the model cannot run on the data: the user's problem, said in one line
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(
+                f"{type(model).__name__}'s forward pass fails on {len(batch)} samples of the {split!r} split of {spec.source}: "
+                f"{type(error).__name__}: {reason}. HINT: check data_spec.input_key and the model's input size"
+            ) from None
     return SetupPass(len(batch), calls, None if batch.labels is None else tuple(batch.labels.shape))
 
 
