@@ -1,4 +1,4 @@
-"""``latent-probe report``: a real run's page, rendered by headless Chromium when it is installed."""
+"""``latent-probe report``: a real run's page, rendered by headless Chromium when it is installed (also copied alone)."""
 
 import json
 import re
@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 import pytest
 from helpers.probe_models import DIGITS
+from helpers.report_pages import decoded, page_images
 from helpers.runs import latest_run
 from PIL import Image
 
@@ -40,9 +41,17 @@ def test_fit_writes_a_report_with_every_probe_and_moment(probed_run):
     assert "<h2>embedding_dumper</h2>" in page and "<h2>linear_probe</h2>" in page
     assert page.index("<h3>fit_end</h3>") < page.index("<h3>epoch=0001</h3>") < page.index("<h3>epoch=0000</h3>")
     assert "val/acc" in page and "class_path" in page
-    for src in re.findall(r'<img src="([^"]+)"', page):
-        assert (probed_run / src).is_file(), src
     assert "http://" not in page and "https://" not in page, "the report must not need the network"
+
+
+def test_every_picture_of_a_real_run_is_embedded(probed_run):
+    """What lets the page travel alone, checked without a browser: no picture is a link to the run folder."""
+    page = (probed_run / "report.html").read_text()
+    images = page_images(page)
+    assert len(images) >= 5 and "linked, not embedded" not in page
+    for image in images:
+        assert image["src"].startswith("data:image/"), image["src"][:100]
+        assert decoded(image["src"])[1] == (probed_run / image["title"]).read_bytes(), image["title"]
 
 
 def test_report_command_and_bad_folder(run_cli, probed_run):
@@ -59,14 +68,26 @@ def run_chromium(*args: str) -> subprocess.CompletedProcess:
                               capture_output=True, text=True, timeout=120)
 
 
+def images_loaded(url: str) -> re.Match:
+    """The page's ``loaded/total`` count of pictures once Chromium has loaded it."""
+    dom = run_chromium("--virtual-time-budget=10000", "--dump-dom", url).stdout
+    loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+    assert loaded, "the page's load script did not run"
+    return loaded
+
+
 def test_chromium_renders_the_report_with_every_image(probed_run, tmp_path):
     if chromium() is None:
         pytest.skip("Chromium not found (Debian package `chromium`; .ci/run installs it)")
     url = (probed_run / "report.html").resolve().as_uri()
-    dom = run_chromium("--virtual-time-budget=10000", "--dump-dom", url).stdout
-    loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
-    assert loaded, "the page's load script did not run"
+    loaded = images_loaded(url)
     assert loaded.group(1) == loaded.group(2) and int(loaded.group(2)) >= 5, loaded.group(0)
+    alone = tmp_path / "mailed" / "report.html"  # the page alone, as sent by mail or downloaded: no run folder beside it
+    alone.parent.mkdir()
+    shutil.copyfile(probed_run / "report.html", alone)
+    assert all(image["src"].startswith("data:") for image in page_images(alone.read_text()))
+    moved = images_loaded(alone.resolve().as_uri())
+    assert moved.group(0) == loaded.group(0), f"copied alone: {moved.group(0)}, in the run folder: {loaded.group(0)}"
     shot = tmp_path / "shot.png"
     run_chromium("--window-size=1280,2000", f"--screenshot={shot}", url)
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)

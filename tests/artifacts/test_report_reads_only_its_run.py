@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.report_pages import decoded, page_images
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 
@@ -127,7 +128,8 @@ def command_in_a_child(run: Path) -> str:
 
 
 def images(page: str) -> list[str]:
-    return [part.split('"')[0] for part in page.split('<img src="')[1:]]
+    """The run file each picture of the page shows (its title), embedded or linked."""
+    return [image["title"] for image in page_images(page)]
 
 
 def remove(path: Path) -> None:
@@ -162,6 +164,7 @@ def test_an_intact_run_is_reported_whole(run):
     page = report(run)
     assert "val/acc" in page and "0.75" in page and "DeepMLP" in page and "accuracy by depth" in page
     assert images(page) == [(MOMENT / "picture.png").as_posix()] and "Not read" not in page
+    assert decoded(page_images(page)[0]["src"]) == ("image/png", (run / MOMENT / "picture.png").read_bytes())
 
 
 # ----- symlinks leading out of the run -----------------------------------------------------------------------------
@@ -196,7 +199,9 @@ def test_images_tables_manifests_and_files_symlinked_outside_are_neither_read_no
     (moment / "stolen.txt").symlink_to(outside / "secret.txt")
     link(moment / "manifest.json", outside / "moment" / "manifest.json")
     page = report(run)
-    assert SECRET not in page and "stolen" not in images(page) and 'href="probes/linear_probe/fit_end/stolen.txt"' not in page
+    assert SECRET not in page and not any("stolen" in rel for rel in images(page))
+    assert 'href="probes/linear_probe/fit_end/stolen.txt"' not in page
+    assert [decoded(image["src"])[1] for image in page_images(page)] == [(moment / "picture.png").read_bytes()]
     for name in ("stolen.png", "stolen.json", "stolen.txt", "manifest.json"):
         assert f"fit_end/{name}: is a symlink leading outside the run" in page
 

@@ -1,5 +1,8 @@
 """``latent-probe report RUN_DIR``: one self-contained HTML page of a run (config, metrics, every probe artifact).
 
+Its pictures are embedded as data URIs up to a size cap (``embedded_images``): the page shows them alone, away from
+the run folder; a picture over the cap is linked by relative path and the page says so.
+
 It imports no probe: what a probe folder holds is described by the moments' ``manifest.json``. A run folder may come
 from someone else, so the report reads it through ``run_files``: nothing outside the run, only regular files, sizes
 capped; what it leaves out is listed on the page under "Not read".
@@ -16,6 +19,7 @@ from typing import Any
 from tensorboard.backend.event_processing.event_accumulator import DEFAULT_SIZE_GUIDANCE, EventAccumulator
 from tensorboard.backend.event_processing.io_wrapper import IsSummaryEventsFile
 
+from latent_probe.artifacts.embedded_images import Pictures
 from latent_probe.artifacts.files import write_text_atomic
 from latent_probe.artifacts.run_files import (
     CONFIG_MAX_BYTES,
@@ -194,18 +198,15 @@ def layer_read(row: dict[str, Any]) -> str:
     return f"{layer} ({'; '.join(notes)})" if notes else layer
 
 
-def render_moment(run_dir: Path, moment: Moment) -> str:
-    """One moment's section."""
+def render_moment(run_dir: Path, moment: Moment, pictures: Pictures) -> str:
+    """One moment's section (its pictures embedded or linked by ``pictures``)."""
     parts = [f"<h3>{html.escape(moment.name)}</h3>"]
     layers = [row for row in moment.manifest.get("layers") or [] if isinstance(row, dict)]
     if layers:
         read = ", ".join(layer_read(row) for row in layers)
         parts.append(f'<p class="about">Layers read: {html.escape(read)}</p>')
     parts.append('<div class="images">')
-    for image in moment.images:
-        rel = html.escape(image.relative_to(run_dir).as_posix())
-        parts.append(f'<figure><img src="{rel}" alt="{html.escape(image.name)}" loading="eager">'
-                     f"<figcaption>{html.escape(image.name)}</figcaption></figure>")
+    parts += [pictures.figure(image) for image in moment.images]
     parts.append("</div>")
     for name, table in moment.tables.items():
         parts.append(f"<details><summary>{html.escape(name)}</summary>{render_table(flatten(table))}</details>")
@@ -222,7 +223,7 @@ th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}t
 .images{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;max-width:48%}
 figure img{max-width:100%;border:1px solid #ccc}figcaption{font-size:12px;color:#555}
 pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px;max-height:30em}
-section.probe{border-top:2px solid #ccc;margin-top:2em}.about{color:#444;max-width:60em}
+section.probe{border-top:2px solid #ccc;margin-top:2em}.about{color:#444;max-width:60em}.note{color:#a33}
 """
 
 # Counts the images that really loaded, so a headless browser test can read it from the DOM.
@@ -248,22 +249,25 @@ def render_report(run_dir: Path) -> str:
     skipped: list[str] = []
     scalars = final_scalars(run_dir, skipped)
     probes = probe_moments(run_dir, skipped)
+    pictures = Pictures(run_dir)
+    probe_sections = []
+    for probe, moments in probes.items():
+        about = html.escape(probe_description(moments))
+        body = "\n".join(render_moment(run_dir, m, pictures) for m in moments)
+        probe_sections.append(f'<section class="probe"><h2>{html.escape(probe)}</h2><p class="about">{about}</p>{body}</section>')
     sections = [
-        f"<h1>Run report</h1><p>{html.escape(str(run_dir.resolve()))}</p>",
+        f"<h1>Run report</h1><p>{html.escape(str(run_dir.resolve()))}</p>{pictures.summary()}",
         "<h2>Final metrics</h2>" + (render_table([(k, f"{v:.4g}") for k, v in scalars.items()]) if scalars else "<p>none logged</p>"),
         "<h2>Config</h2><pre>" + html.escape(read_config(run_dir)) + "</pre>",
         render_skipped(skipped),
+        *probe_sections,
     ]
-    for probe, moments in probes.items():
-        about = html.escape(probe_description(moments))
-        body = "\n".join(render_moment(run_dir, m) for m in moments)
-        sections.append(f'<section class="probe"><h2>{html.escape(probe)}</h2><p class="about">{about}</p>{body}</section>')
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>latent-probe report: {html.escape(run_dir.name)}</title>"
             f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>{''.join(sections)}</body></html>\n")
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``RUN_DIR/report.html`` (images linked relative to it) and return its path."""
+    """Write ``RUN_DIR/report.html`` (pictures embedded, those over the cap linked relative to it) and return its path."""
     try:
         run_dir = run_folder(run_dir)
     except ConfigError as error:
