@@ -55,7 +55,11 @@ class MomentProgress:
     def __enter__(self) -> MomentProgress:
         if self.style == LIVE:
             self.display = live_progress()
-            self.display.start()
+            try:
+                self.display.start()
+            except Exception:  # noqa: BLE001  a rich before 14.1 has no nested displays (LiveError): plain lines
+                self.display, self.style = None, PLAIN
+                return self
             self._probe_task = self.display.add_task(f"probes at {self.moment}", total=len(self.probes))
             self._refresh(force=True)
         return self
