@@ -26,6 +26,7 @@ from latent_probe.cli.layers import print_layers
 from latent_probe.cli.lightning_cli import LatentProbeCLI
 from latent_probe.cli.listing import print_registered
 from latent_probe.cli.names import resolve_argv_names
+from latent_probe.cli.quiet import quiet_unless_verbose, split_verbose
 from latent_probe.errors import ConfigError, LatentProbeError, find_user_error
 from latent_probe.registry import load_plugins
 
@@ -84,13 +85,13 @@ def report_argument(args: list[str]) -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``latent-probe`` command; bad input ends with one line on stderr and exit 2."""
-    argv = list(sys.argv[1:] if args is None else args)
+    argv, verbose = split_verbose(list(sys.argv[1:] if args is None else args))
     text = wants_help(argv)
     if text is not None:
         print_help(text)
         raise SystemExit(0 if argv else 2)
     interrupt.saved.clear()  # what an earlier command of this process saved is not this one's
-    with interrupt.sigterm_stops_the_command():
+    with interrupt.sigterm_stops_the_command(), quiet_unless_verbose(verbose):
         run_command(argv)
 
 

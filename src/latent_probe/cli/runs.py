@@ -13,6 +13,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSumm
 
 from latent_probe.artifacts.run_files import DIRECTORY, FILE, MISSING, checked_run_path, inside_run, run_entry_kind
 from latent_probe.cli.atomic_checkpoints import remove_stray_temp_files
+from latent_probe.cli.display import RunModelSummary, RunProgressBar
 from latent_probe.cli.interrupt import InterruptCheckpoint
 from latent_probe.cli.run_checkpoint import RunCheckpoint
 from latent_probe.errors import ConfigError
@@ -112,7 +113,10 @@ def run_spelling(folder: Path) -> Path:
 
 def default_kind(callback: Callback) -> type[Callback]:
     """The Lightning class a default callback stands for: a configured one of that class replaces it."""
-    return ModelCheckpoint if isinstance(callback, ModelCheckpoint) else type(callback)
+    for kind in (ModelCheckpoint, RichProgressBar, RichModelSummary):
+        if isinstance(callback, kind):
+            return kind
+    return type(callback)
 
 
 def check_writable(folder: str | Path) -> None:
@@ -150,12 +154,12 @@ def plain_folder_name(name: str, what: str) -> str:
 
 
 def default_callbacks(trainer_config: dict[str, Any]) -> list[Callback]:
-    """Rich progress bar and model summary, a checkpoint that always keeps ``last.ckpt``, and one on SIGTERM."""
+    """Rich progress bar and model summary (cli/display.py), a checkpoint that always keeps ``last.ckpt``, and one on SIGTERM."""
     callbacks: list[Callback] = []
     if trainer_config.get("enable_progress_bar", True) is not False:
-        callbacks.append(RichProgressBar())
+        callbacks.append(RunProgressBar())
     if trainer_config.get("enable_model_summary", True) is not False:
-        callbacks.append(RichModelSummary())
+        callbacks.append(RunModelSummary())
     if trainer_config.get("enable_checkpointing", True) is not False:
         callbacks += [RunCheckpoint(save_last=True), InterruptCheckpoint()]
     return callbacks

@@ -4,6 +4,7 @@ batch; gathered rows for the probes that want a sample, per-batch updates for th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +17,9 @@ from latent_probe.probing.hooks import recorded_outputs
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard
 from latent_probe.probing.stream import StreamState
+
+# A pass says it begins (its split and this rank's number of samples); the function it gets back is told each batch's size.
+PassReport = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass
@@ -73,13 +77,16 @@ def batches(spec: DataSpec, split: str, indices: torch.Tensor, batch_size: int):
 
 
 @torch.no_grad()
-def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, device: torch.device) -> Activations | None:
+def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, device: torch.device,
+             report: PassReport | None = None) -> Activations | None:
     """Forward this rank's share of the request's samples once; return the gathered rows (None when none are asked for).
 
     Every rank must call this (it runs collectives). Streamers' states are reduced across ranks before it returns.
+    ``report`` (probing/progress.py) is told the pass's split and size, then each batch's size.
     """
     size = len(spec.dataset(request.split))  # type: ignore[arg-type]
     mine = shard(select_indices(size, request.max_samples, request.seed), trainer.global_rank, trainer.world_size)
+    advance = report(request.split, len(mine)) if report is not None else None
     wanted = select_indices(size, request.gathered, request.seed) if request.gathered != 0 else mine[:0]
     kept = _Kept(torch.isin(mine, wanted), request)
     own = [torch.isin(mine, select_indices(size, s.max_samples, request.seed)) for s in request.streamers]
@@ -95,6 +102,8 @@ def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, de
                 if chosen[rows].any():
                     streamer.update(streamer.state, {layer: outputs[layer][chosen[rows]] for layer in streamer.layers},
                                     rows_of(batch, chosen[rows]))
+            if advance is not None:
+                advance(len(batch))
     for streamer in request.streamers:
         streamer.state.sync(trainer.strategy, trainer.world_size)
     return kept.gathered(trainer, spec, device, len(wanted)) if request.gathered != 0 else None
@@ -144,11 +153,11 @@ def rows_of(batch: Batch, rows: torch.Tensor) -> Batch:
 
 def sample_activations(trainer, model: nn.Module, spec: DataSpec, layers: list[str], split: str, max_samples: int | None,
                        batch_size: int = 256, seed: int = 0, keep_inputs: bool = False, pooling: Pooling | None = None,
-                       device: torch.device | None = None) -> Activations:
+                       device: torch.device | None = None, report: PassReport | None = None) -> Activations:
     """``layers`` on a seeded sample of ``split``, gathered from every rank: one pass of its own (no other probe shares it)."""
     request = PassRequest(split, list(layers), max_samples, max_samples, batch_size, seed, pooling or Pooling(), keep_inputs)
     device = device if device is not None else next(model.parameters()).device
-    return run_pass(trainer, model, spec, request, device)  # type: ignore[return-value]
+    return run_pass(trainer, model, spec, request, device, report)  # type: ignore[return-value]
 
 
 def _cat(parts: list[torch.Tensor], layer: str) -> torch.Tensor:

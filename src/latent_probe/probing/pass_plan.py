@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from latent_probe.dataspec import DataSpec
-from latent_probe.probing.collection import Activations, PassRequest, Streamer, run_pass, sample_activations
+from latent_probe.probing.collection import Activations, PassReport, PassRequest, Streamer, run_pass, sample_activations
 from latent_probe.probing.probe import Probe
 from latent_probe.probing.sharding import select_indices
 from latent_probe.probing.stream import StreamState
@@ -77,10 +77,12 @@ def _largest(sizes: list[int | None], total: int) -> int | None:
 
 
 class SharedPasses:
-    """The planned passes of one moment, each run once (on first use, in the same order on every rank)."""
+    """The planned passes of one moment, each run once (on first use, in the same order on every rank); each pass tells
+    ``report`` (probing/progress.py) how far it got."""
 
-    def __init__(self, trainer: Any, model: nn.Module, spec: DataSpec, probes: Sequence[Probe], device: torch.device) -> None:
-        self.trainer, self.model, self.spec, self.device = trainer, model, spec, device
+    def __init__(self, trainer: Any, model: nn.Module, spec: DataSpec, probes: Sequence[Probe], device: torch.device,
+                 report: PassReport | None = None) -> None:
+        self.trainer, self.model, self.spec, self.device, self.report = trainer, model, spec, device, report
         self.plan = plan_passes([p for p in probes if p.reads_activations and p.layers], spec, device)
 
     def view(self, probe: Probe, split: str, keep_inputs: bool) -> Activations:
@@ -88,7 +90,7 @@ class SharedPasses:
         planned = self._planned(probe, split)
         if planned is None or probe not in planned.readers or (keep_inputs and not planned.request.keep_inputs):
             return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, probe.max_samples,
-                                      probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device)
+                                      probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device, self.report)
         return _view(self._run(planned), probe, split, keep_inputs, self.spec)
 
     def stream(self, probe: Probe) -> StreamState:
@@ -107,7 +109,7 @@ class SharedPasses:
         if not planned.done:
             planned.done = True
             try:
-                planned.result = run_pass(self.trainer, self.model, self.spec, planned.request, self.device)
+                planned.result = run_pass(self.trainer, self.model, self.spec, planned.request, self.device, self.report)
             except Exception as error:  # noqa: BLE001  every probe of this pass fails with it (each on its own)
                 planned.error = error
         if planned.error is not None:

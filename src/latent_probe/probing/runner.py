@@ -28,6 +28,7 @@ from latent_probe.probing.moment_output import already_written, tensorboard_writ
 from latent_probe.probing.moments import epoch_moment
 from latent_probe.probing.pass_plan import SharedPasses
 from latent_probe.probing.probe import Probe
+from latent_probe.probing.progress import moment_progress
 from latent_probe.probing.setup import check_unique_names, prepare_probes
 from latent_probe.probing.sharding import any_rank
 
@@ -126,19 +127,23 @@ class ProbeRunner(Callback):
             self.prepare(model, build_data_spec(trainer=trainer))
         log_dir = trainer.log_dir or trainer.default_root_dir  # a collective under DDP: every rank asks
         stamp = (trainer.global_step, str(trainer.state.fn))
-        passes = SharedPasses(trainer, model, self.spec, [p for p in due if not self._reusable(p, stamp)], device_of(model))
-        for probe in due:
-            # A resumed run redoes the epoch it was killed in: a moment already written completely, at this same training
-            # step, stays as it was. One written at another step (a finished run trained further: fit_end) is redone.
-            if trainer.strategy.broadcast(already_written(log_dir, probe, moment, trainer.global_step)):
-                continue
-            self._fire_one(trainer, model, moment, probe, passes, log_dir, stamp)
+        with moment_progress(trainer, moment, [p.name for p in due], log_dir) as progress:  # shown on rank 0 only
+            passes = SharedPasses(trainer, model, self.spec, [p for p in due if not self._reusable(p, stamp)], device_of(model),
+                                  progress.pass_over)
+            for probe in due:
+                # A resumed run redoes the epoch it was killed in: a moment already written completely, at this same training
+                # step, stays as it was. One written at another step (a finished run trained further: fit_end) is redone.
+                if trainer.strategy.broadcast(already_written(log_dir, probe, moment, trainer.global_step)):
+                    continue
+                progress.computing(probe.name)
+                progress.finished(probe.name, self._fire_one(trainer, model, moment, probe, passes, log_dir, stamp))
 
     def _reusable(self, probe: Probe, stamp: tuple) -> bool:
         return probe.name in self._last and self._last[probe.name][0] == stamp
 
     def _fire_one(self, trainer: pl.Trainer, model: nn.Module, moment: str, probe: Probe, passes: SharedPasses, log_dir: str,
-                  stamp: tuple) -> None:
+                  stamp: tuple) -> bool:
+        """Compute and write one probe's moment; whether it was written (a failure is skipped with a warning, or raised)."""
         self._writing[probe.name] = moment  # left set if an interrupt (a BaseException) stops this firing
         result, error, same_as = None, None, None
         if self._reusable(probe, stamp):  # the same weights at the same step: the same result
@@ -163,11 +168,12 @@ class ProbeRunner(Callback):
         self._writing.pop(probe.name, None)
         if failed:
             self._fail(probe, moment, error)
-            return
+            return False
         if moment not in self.fired[probe.name]:
             self.fired[probe.name].append(moment)
         if same_as is None:
             self._last[probe.name] = (stamp, moment, result)
+        return True
 
     def _fail(self, probe: Probe, moment: str, error: BaseException | None) -> None:
         reason = f"{type(error).__name__}: {error}" if error is not None else "it failed on another rank"
