@@ -80,7 +80,7 @@ def probe(
     trainer.probe(model, datamodule=datamodule)
     run = Path(trainer.log_dir).resolve()
     write_report(run)
-    if in_kernel() if show is None else show:
+    if (in_kernel() if show is None else show):
         show_pictures(run, trainer.posthoc_moment or PROBE_MOMENT, [p.name for p in instances])
     return run
 
