@@ -27,12 +27,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from latent_probe.artifacts.report import write_report
+from latent_probe.cli.notebook_display import in_kernel, show_pictures
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.data.datasets import DatasetDataModule
 from latent_probe.dataspec import DataSpecOverrides, build_data_spec, own_collate
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import Probe, ProbeRunner
+from latent_probe.probing import PROBE_MOMENT, Probe, ProbeRunner
 from latent_probe.registry import PROBES
 
 
@@ -43,12 +44,14 @@ def probe(
     weights: str | None = None,
     out: str | Path = "runs/notebook",
     data_spec: DataSpecOverrides | Mapping[str, Any] | None = None,
+    show: bool | None = None,
     **trainer_options: Any,
 ) -> Path:
     """Run ``probes`` once on ``model`` over ``data`` (moment ``probe``) and return the run folder's absolute path.
 
     The model's own steps never run: any ``nn.Module`` works (classifier or not), and the data needs labels only for
-    the probes that need them (``LinearProbe``). The folder holds ``report.html``.
+    the probes that need them (``LinearProbe``). The folder holds ``report.html``. In a Jupyter kernel the main pictures
+    of each probe are displayed below the cell.
 
     Args:
         model: any ``nn.Module`` or LightningModule; layers are its own module paths (``layer4``, ``encoder.0``).
@@ -57,6 +60,7 @@ def probe(
         weights: a weights file loaded into the model first (prefix found, every key checked).
         out: the runs folder and experiment name: artifacts go to ``<out>/version_<n>/``.
         data_spec: corrections to what is inferred about the data (as the config's ``data_spec:`` key).
+        show: display a few pictures of each probe inline (``IPython.display``); None: only in a Jupyter kernel.
         **trainer_options: other ``Trainer`` arguments (``accelerator``, ``devices``, ``precision``, ...).
     """
     if not isinstance(model, nn.Module):
@@ -76,6 +80,8 @@ def probe(
     trainer.probe(model, datamodule=datamodule)
     run = Path(trainer.log_dir).resolve()
     write_report(run)
+    if (in_kernel() if show is None else show):
+        show_pictures(run, trainer.posthoc_moment or PROBE_MOMENT, [p.name for p in instances])
     return run
 
 
