@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from latent_probe.dataspec import Batch, DataSpec, batch_parts
 from latent_probe.errors import ConfigError, check_range, require_choice
+from latent_probe.models.train_metrics import TrainMetrics, logging_step
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -38,6 +39,18 @@ class StepModule(pl.LightningModule):
         super().__init__()
         check_range("lr", lr, positive=True)
         self.lr, self.lr_schedule = lr, require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+        self.train_metrics = TrainMetrics()
+
+    def log_train(self, name: str, value: torch.Tensor, size: int, prog_bar: bool = False) -> None:
+        """``train/<name>``: summed for its epoch mean (logged at the epoch's end); the step value on logging steps only."""
+        self.train_metrics.add(name, value, size)
+        if logging_step(self._trainer):
+            self.log(f"train/{name}_step", value, on_step=True, on_epoch=False, prog_bar=prog_bar, batch_size=size)
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch means of the training metrics (``train/loss``, ...)."""
+        for name, mean in self.train_metrics.pop_means().items():
+            self.log(f"train/{name}", mean, on_step=False, on_epoch=True, prog_bar=name == "loss")
 
     def use_data_spec(self, spec: DataSpec | None) -> None:
         """Train, validate, test and predict on ``spec``'s keys, the ones the probes read (None: back to ``default_parts``)."""
@@ -102,13 +115,14 @@ class ClassifierModule(StepModule):
         if parts.labels is None:
             raise ConfigError(f"{type(self).__name__} needs labels, but the batches have none. HINT: give the data a label field")
         loss, predicted = self.loss_and_predictions(parts.inputs, parts.labels)
-        on_step, size = stage == "train", len(parts)  # len(parts): samples, also for dict inputs
+        size = len(parts)  # samples, also for dict inputs
+        if stage == "train":
+            self.log_train("loss", loss, size, prog_bar=True)
+            return loss
         # sync_dist: under DDP, epoch metrics of val/test are averaged over ranks, not rank 0's shard alone.
-        sync = stage != "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=stage != "test", batch_size=size, sync_dist=sync)
-        if stage != "train":
-            accuracy = (predicted == parts.labels).float().mean()
-            self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=sync)
+        accuracy = (predicted == parts.labels).float().mean()
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage != "test", batch_size=size, sync_dist=True)
+        self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True)
         return loss
 
 
@@ -139,8 +153,11 @@ class ReconstructionModule(StepModule):
         losses = self.losses(x)
         for name, value in losses.items():
             main = name == "loss"
-            self.log(f"{stage}/{name}", value, on_step=main and stage == "train", on_epoch=True,
-                     prog_bar=main and stage != "test", batch_size=len(x), sync_dist=stage != "train")
+            if stage == "train":
+                self.log_train(name, value, len(x), prog_bar=main)
+            else:
+                self.log(f"{stage}/{name}", value, on_epoch=True, prog_bar=main and stage != "test", batch_size=len(x),
+                         sync_dist=True)
         return losses["loss"]
 
 

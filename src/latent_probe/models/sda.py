@@ -132,8 +132,11 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
     def _log_pretrain_loss(self, batch, stage: str, layer: int) -> torch.Tensor:
         x = self.split_batch(batch).inputs
         loss = self.pretrain_loss(x, layer)
-        self.log(f"{stage}/pretrain_layer{layer + 1}_loss", loss, on_step=stage == "train", on_epoch=True,
-                 prog_bar=True, batch_size=len(x), sync_dist=stage != "train")
+        if stage == "train":
+            self.log_train(f"pretrain_layer{layer + 1}_loss", loss, len(x), prog_bar=True)
+        else:
+            self.log(f"{stage}/pretrain_layer{layer + 1}_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(x),
+                     sync_dist=True)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -161,7 +164,8 @@ class StackedDenoisingAutoencoder(LogitsClassifierModule):
             )
 
     def on_train_epoch_end(self) -> None:
-        """Announce the end of a layer's pretraining, and of the whole pretraining phase."""
+        """Log the epoch's training means; announce the end of a layer's pretraining, and of the whole pretraining phase."""
+        super().on_train_epoch_end()
         layer = self.pretraining_layer()
         if layer is None or self.pretraining_layer(self.current_epoch + 1) == layer:
             return
