@@ -18,6 +18,7 @@ DESCRIPTION = (
     "linear read-outs)."
 )
 HELP_FLAGS = ("-h", "--help")
+VERSION_FLAG = "--version"  # prints ``latent-probe <version>``
 OWN_USAGE = {
     "list": "usage: latent-probe list [models|datamodules|probes ...]\n\nList every registered component with the first line of its doc.",
     "report": "usage: latent-probe report RUN_DIR\n\nWrite RUN_DIR/report.html: the config, the final metrics and every probe artifact.",
@@ -33,7 +34,7 @@ def help_text() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, text in SUBCOMMANDS.items())
     return (
-        f"usage: latent-probe [-h] {{{','.join(SUBCOMMANDS)}}} ...\n\n{DESCRIPTION}\n\nsubcommands:\n{rows}\n\n"
+        f"usage: latent-probe [-h] [{VERSION_FLAG}] {{{','.join(SUBCOMMANDS)}}} ...\n\n{DESCRIPTION}\n\nsubcommands:\n{rows}\n\n"
         "Run `latent-probe SUBCOMMAND --help` for a subcommand's options, e.g. latent-probe fit --help.\n"
     )
 
