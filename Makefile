@@ -34,7 +34,7 @@ test-fast: install ## Run the tests not marked slow
 lint: install ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks
 
-BENCHMARKS := capture projector linear_probe memory throughput mnist_loader influence fit_overhead probe_size
+BENCHMARKS := capture projector linear_probe memory throughput mnist_loader influence fit_overhead probe_size startup
 
 bench: install ## Run every benchmark (installs the bench extra: Captum), results as JSON under benchmarks/results/
 	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev,timm,hf,bench]"

@@ -66,3 +66,32 @@ def test_builtins_are_registered_with_docs():
     for name in latent_probe.list_models() + latent_probe.list_datamodules() + latent_probe.list_probes():
         registry = next(r for r in (latent_probe.MODELS, latent_probe.DATAMODULES, latent_probe.PROBES) if name in r)
         assert first_doc_line(registry.resolve(name)), f"{name} has no docstring"
+
+
+def test_the_table_of_builtins_says_what_their_classes_say():
+    """``registry.BUILTINS`` (what `latent-probe list` shows without importing) matches every built-in class."""
+    from latent_probe import data, models, probes  # noqa: F401  every built-in module, as a user would import them
+    from latent_probe.registry import BUILTINS, REGISTRIES, import_builtins
+
+    import_builtins()
+    assert set(BUILTINS) == set(REGISTRIES)
+    for kind, table in BUILTINS.items():
+        registry = REGISTRIES[kind]
+        assert set(registry._entries) >= set(table), f"{kind}: in BUILTINS but not registered on import"
+        builtin_modules = {module for module, _ in table.values()}
+        registered_here = {name for name, cls in registry._entries.items() if cls.__module__.startswith("latent_probe.")}
+        assert registered_here == set(table), f"{kind}: registered by latent_probe but missing from BUILTINS"
+        for name, (module, description) in table.items():
+            cls = registry.resolve(name)
+            assert (cls.__module__, cls.__qualname__) == (module, name) and module in builtin_modules
+            assert description == first_doc_line(cls), name
+
+
+def test_a_builtin_is_known_before_import_and_its_name_cannot_be_taken():
+    registry = Registry("widget", {"Layer10": ("tests.nowhere", "Tenth.")})
+    assert "Layer10" in registry and registry.list() == ["Layer10"] and registry.description("Layer10") == "Tenth."
+    with pytest.raises(ValueError, match=r"already registered \(<class 'tests.nowhere.Layer10'>\)"):
+
+        @registry.register()
+        class Layer10:
+            pass

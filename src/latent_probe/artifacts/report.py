@@ -21,6 +21,7 @@ from tensorboard.backend.event_processing.io_wrapper import IsSummaryEventsFile
 
 from latent_probe.artifacts.embedded_images import Pictures
 from latent_probe.artifacts.files import write_text_atomic
+from latent_probe.artifacts.layout import MANIFEST_NAME, probes_dir
 from latent_probe.artifacts.run_files import (
     CONFIG_MAX_BYTES,
     DIRECTORY,
@@ -35,7 +36,6 @@ from latent_probe.artifacts.run_files import (
     run_entry_kind,
     run_folder,
 )
-from latent_probe.artifacts.writer import MANIFEST_NAME, probes_dir
 from latent_probe.errors import ConfigError
 
 IMAGE_SUFFIXES = {".png", ".gif", ".jpg", ".jpeg", ".svg"}

@@ -23,6 +23,7 @@ VERBOSE_HELP = (
     "the run, its report and TensorBoard are. --verbose, given before the subcommand (latent-probe --verbose fit ...),\n"
     "or LATENT_PROBE_VERBOSE=1 also shows what Lightning prints besides (hardware, tips, its own deprecation warnings)."
 )
+VERSION_FLAG = "--version"  # prints ``latent-probe <version>``
 OWN_USAGE = {
     "list": "usage: latent-probe list [models|datamodules|probes ...]\n\nList every registered component with the first line of its doc.",
     "report": "usage: latent-probe report RUN_DIR\n\nWrite RUN_DIR/report.html: the config, the final metrics and every probe artifact.",
@@ -38,8 +39,8 @@ def help_text() -> str:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, text in SUBCOMMANDS.items())
     return (
-        f"usage: latent-probe [-h] [--verbose] {{{','.join(SUBCOMMANDS)}}} ...\n\n{DESCRIPTION}\n\nsubcommands:\n{rows}\n\n"
-        f"{VERBOSE_HELP}\n\n"
+        f"usage: latent-probe [-h] [{VERSION_FLAG}] [--verbose] {{{','.join(SUBCOMMANDS)}}} ...\n\n{DESCRIPTION}\n\n"
+        f"subcommands:\n{rows}\n\n{VERBOSE_HELP}\n\n"
         "Run `latent-probe SUBCOMMAND --help` for a subcommand's options, e.g. latent-probe fit --help.\n"
     )
 

@@ -1,33 +1,30 @@
-"""Save a checkpoint when a fit is stopped by SIGTERM or Ctrl-C, so a preempted run loses no work."""
+"""SIGTERM and Ctrl-C stop a command in one line; a fit stopped so saves a checkpoint first (``interrupt_checkpoint``).
+
+This module imports no Lightning: ``main`` installs the SIGTERM handler for commands that never import it (the report).
+"""
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytorch_lightning as pl
-from pytorch_lightning import Callback
-from pytorch_lightning.utilities.exceptions import SIGTERMException
-
 INTERRUPTED_NAME = "interrupted.ckpt"
 saved: list[Path] = []  # where the last interruption saved its checkpoint (main's closing line names it)
+LIGHTNING_EXCEPTIONS = "pytorch_lightning.utilities.exceptions"
 
 
-class InterruptCheckpoint(Callback):
-    """On SIGTERM (Lightning turns it into ``SIGTERMException``) or KeyboardInterrupt, write
-    ``checkpoints/interrupted.ckpt`` beside ``last.ckpt``; resume with ``--ckpt_path <that file>``."""
+class StoppedBySigterm(SystemExit):
+    """SIGTERM outside a Trainer in a command that has not imported Lightning (Lightning's ``SIGTERMException`` otherwise)."""
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        """Save the current state if the run was interrupted (not for ordinary errors)."""
-        if not isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
-            return
-        callback = trainer.checkpoint_callback
-        folder = Path(callback.dirpath) if callback is not None and callback.dirpath else Path(trainer.default_root_dir)
-        trainer.save_checkpoint(folder / INTERRUPTED_NAME, weights_only=False)  # the full state, said explicitly
-        saved[:] = [folder / INTERRUPTED_NAME]
+
+def is_sigterm(error: BaseException) -> bool:
+    """Whether ``error`` is a SIGTERM stop: ours, or Lightning's ``SIGTERMException`` (only possible once it is imported)."""
+    lightning = sys.modules.get(LIGHTNING_EXCEPTIONS)
+    return isinstance(error, StoppedBySigterm) or (lightning is not None and isinstance(error, lightning.SIGTERMException))
 
 
 def sigterm_as_exception(signum: int, frame: object) -> None:
@@ -37,7 +34,8 @@ def sigterm_as_exception(signum: int, frame: object) -> None:
     stop at the next batch, saving a checkpoint, so nothing is raised here.
     """
     if signal.getsignal(signal.SIGTERM) is sigterm_as_exception:
-        raise SIGTERMException()
+        lightning = sys.modules.get(LIGHTNING_EXCEPTIONS)  # its callbacks know SIGTERMException: raise that once imported
+        raise lightning.SIGTERMException() if lightning is not None else StoppedBySigterm()
 
 
 @contextmanager

@@ -18,9 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from torch import nn
 
-from latent_probe.cli.argv_order import command_line_wins
 from latent_probe.cli.lightning_cli import LatentProbeCLI
-from latent_probe.cli.names import resolve_argv_names
 from latent_probe.dataspec import DataSpec, build_data_spec
 from latent_probe.errors import ConfigError
 from latent_probe.probing import Probe
@@ -29,8 +27,6 @@ from latent_probe.probing.setup import prepare_probe
 from latent_probe.probing.setup_pass import SetupPass, run_setup_pass
 from latent_probe.registry import PROBES
 
-USAGE = "usage: latent-probe layers --config X.yaml [--json] [options of fit, e.g. --model.depth 5]"
-JSON_FLAG = "--json"
 DEFAULT_SPLIT = "val"  # the probes' own default split
 NOTE = ("calls: per forward pass; 0 = never called (a pattern leaves such modules out, a name given exactly is an error).\n"
         "reads: the part a probe reads of `path` (the first tensor) and its shape; name another part as path[0] or path[key].")
@@ -49,13 +45,10 @@ class LayerRow:
     why_not: dict[str, str] = field(default_factory=dict)  # probe -> why it cannot
 
 
-def print_layers(argv: list[str]) -> None:
-    """Build the config's model and data, run the setup pass with every module hooked and print the table."""
-    if not any(arg.split("=", 1)[0] in ("--config", "-c", "--model") for arg in argv):
-        raise ConfigError(f"{USAGE} (a config or --model is needed: there is nothing to list without one)")
-    as_json = JSON_FLAG in argv
-    args = [arg for arg in argv if arg != JSON_FLAG]
-    cli = LatentProbeCLI(args=resolve_argv_names(command_line_wins(args)), run=False)
+def print_layers(args: list[str], as_json: bool = False) -> None:
+    """Build the config's model and data from ``args`` (``layers_args.layers_arguments``: names resolved), run the
+    setup pass with every module hooked and print the table (JSON with ``as_json``)."""
+    cli = LatentProbeCLI(args=args, run=False)
     config = cli.config_init
     probes = list(config.get("probes") or []) or default_probes()
     spec = build_data_spec(datamodule=cli.datamodule, overrides=config.get("data_spec"))

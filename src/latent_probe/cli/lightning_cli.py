@@ -13,7 +13,6 @@ from jsonargparse import Namespace, set_loader
 from lightning_fabric.plugins import CheckpointIO
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
-import latent_probe  # noqa: F401  registers the built-in components
 from latent_probe.artifacts.report import write_report
 from latent_probe.cli.atomic_checkpoints import AtomicCheckpointIO
 from latent_probe.cli.checkpoints import check_checkpoint_fits, check_hpc_checkpoints, check_lightning_checkpoint
@@ -39,6 +38,7 @@ from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
 from latent_probe.probing import Probe, ProbeRunner
 from latent_probe.probing.setup import check_unique_names
+from latent_probe.registry import import_builtins
 
 PARSER_MODE = "latent_probe_yaml"
 DEFAULT_LOGGER = {
@@ -49,6 +49,7 @@ DEFAULT_LOGGER = {
 CHECKPOINT_SPECIAL_PATHS = {"last", "best", "hpc", "registry"}
 
 set_loader(PARSER_MODE, yaml_loader_resolving_names, exceptions=(yaml.YAMLError,))  # bad YAML: the value stays a string
+import_builtins()  # jsonargparse finds a short class name (`--model.help DeepMLP`) among the classes imported
 
 
 class LatentProbeParser(LightningArgumentParser):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from latent_probe.errors import require_choice
-from latent_probe.registry import REGISTRIES, first_doc_line
+from latent_probe.registry import REGISTRIES
 
 
 def registered_rows(kinds: list[str] | None = None) -> list[tuple[str, str, str]]:
-    """``(kind, name, first doc line)`` for every registered component of the given kinds."""
+    """``(kind, name, first doc line)`` for every registered component of the given kinds (built-ins not imported)."""
     kinds = kinds or list(REGISTRIES)
     rows = []
     for kind in kinds:
         registry = REGISTRIES[require_choice("list kind", kind, REGISTRIES)]
-        rows += [(registry.kind, name, first_doc_line(registry.resolve(name))) for name in registry.list()]
+        rows += [(registry.kind, name, registry.description(name)) for name in registry.list()]
     return rows
 
 

@@ -6,32 +6,54 @@ Example:
     $ latent-probe probe --config configs/quickstart.yaml --ckpt_path runs/quickstart/version_0/checkpoints/last.ckpt
     $ latent-probe list probes
     $ latent-probe layers --config configs/quickstart.yaml
+
+Lightning (and torch) are imported only by the commands that build a model: ``--help``, ``--version``, ``list``,
+``report`` and the errors found before a model is built (an unknown subcommand, a missing or malformed config file)
+answer in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 import signal
 import sys
 
-from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.utilities.exceptions import SIGTERMException
-
-from latent_probe.artifacts.report import write_report
+from latent_probe import __version__
 from latent_probe.cli import interrupt
 from latent_probe.cli.argv_order import command_line_wins
-from latent_probe.cli.help import print_help, wants_help
-from latent_probe.cli.layers import print_layers
-from latent_probe.cli.lightning_cli import LatentProbeCLI
+from latent_probe.cli.help import VERSION_FLAG, print_help, wants_help
+from latent_probe.cli.layers_args import layers_arguments
 from latent_probe.cli.listing import print_registered
-from latent_probe.cli.names import resolve_argv_names
+from latent_probe.cli.names import SUBCOMMANDS, resolve_argv_names
 from latent_probe.cli.quiet import quiet_unless_verbose, split_verbose
 from latent_probe.errors import ConfigError, LatentProbeError, find_user_error
 from latent_probe.registry import load_plugins
 
-# Lightning's own configuration errors are the user's too: report them the same way.
-USER_ERRORS = (LatentProbeError, MisconfigurationException)
+# Lightning's own configuration errors are the user's too (``user_errors`` adds them once Lightning is imported).
+LIGHTNING_USER_ERRORS = ("lightning_fabric.utilities.exceptions", "MisconfigurationException")
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions reported as one line: the project's, and Lightning's ``MisconfigurationException`` once imported
+    (no command that has not imported Lightning can raise it)."""
+    module = sys.modules.get(LIGHTNING_USER_ERRORS[0])
+    return (LatentProbeError,) + ((getattr(module, LIGHTNING_USER_ERRORS[1]),) if module is not None else ())
+
+
+def check_subcommand(argv: list[str]) -> None:
+    """Refuse an unknown subcommand with jsonargparse's own message, before Lightning is imported to parse the rest."""
+    if not argv or argv[0].startswith("-") or argv[0] in SUBCOMMANDS:
+        return
+    parser = argparse.ArgumentParser(prog="latent-probe", exit_on_error=False, add_help=False)
+    commands = parser.add_subparsers(dest="subcommand")
+    for name in SUBCOMMANDS:
+        commands.add_parser(name, add_help=False)
+    try:
+        parser.parse_args(argv[:1])
+    except argparse.ArgumentError as error:
+        raise ConfigError(str(error)) from None
 
 
 # File-system errors that are the user's to fix, with what to do about each.
@@ -86,6 +108,9 @@ def report_argument(args: list[str]) -> str:
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``latent-probe`` command; bad input ends with one line on stderr and exit 2."""
     argv, verbose = split_verbose(list(sys.argv[1:] if args is None else args))
+    if argv == [VERSION_FLAG]:
+        print(f"latent-probe {__version__}")
+        raise SystemExit(0)
     text = wants_help(argv)
     if text is not None:
         print_help(text)
@@ -99,28 +124,37 @@ def run_command(argv: list[str]) -> None:
     """Run one command; every user error, interrupt and file-system problem ends in one line."""
     try:
         refuse_unsafe_loading()
+        if argv[:1] == ["report"]:  # reads files only: no plugin is needed (nor torch, which a plugin may import)
+            from latent_probe.artifacts.report import write_report
+
+            print(write_report(report_argument(argv[1:])))
+            return
         load_plugins()
         if argv[:1] == ["list"]:
             print_registered(argv[1:])
             return
-        if argv[:1] == ["report"]:
-            print(write_report(report_argument(argv[1:])))
-            return
         if argv[:1] == ["layers"]:
-            print_layers(argv[1:])
+            args, as_json = layers_arguments(argv[1:])  # config files checked before Lightning is imported
+            from latent_probe.cli.layers import print_layers
+
+            print_layers(args, as_json)
             return
-        LatentProbeCLI(args=resolve_argv_names(command_line_wins(argv)))
-    except SIGTERMException:
-        print(f"latent-probe: stopped by SIGTERM; {resume_hint()}", file=sys.stderr)
-        raise SystemExit(128 + signal.SIGTERM) from None
+        args = resolve_argv_names(command_line_wins(argv))  # config files checked here, before Lightning is imported
+        check_subcommand(args)
+        from latent_probe.cli.lightning_cli import LatentProbeCLI
+
+        LatentProbeCLI(args=args)
     except (KeyboardInterrupt, SystemExit) as stop:
+        if interrupt.is_sigterm(stop):
+            print(f"latent-probe: stopped by SIGTERM; {resume_hint()}", file=sys.stderr)
+            raise SystemExit(128 + signal.SIGTERM) from None
         # Lightning answers Ctrl-C by saving (our InterruptCheckpoint) and calling exit(1): say so in one line.
         if isinstance(stop, SystemExit) and not interrupt.saved:
             raise
         print(f"latent-probe: stopped by Ctrl-C; {resume_hint()}", file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
     except Exception as error:
-        user_error = find_user_error(error, USER_ERRORS) or find_filesystem_error(error)
+        user_error = find_user_error(error, user_errors()) or find_filesystem_error(error)
         if user_error is None:
             raise
         message = str(user_error).strip().splitlines()[0]

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 from pytorch_lightning import Callback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from latent_probe.artifacts.writer import COMPLETE_MARKER, probes_dir
+from latent_probe.artifacts.layout import COMPLETE_MARKER, probes_dir
 
 
 def holds_results(folder: Path) -> bool:

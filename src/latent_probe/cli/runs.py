@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichModelSumm
 from latent_probe.artifacts.run_files import DIRECTORY, FILE, MISSING, checked_run_path, inside_run, run_entry_kind
 from latent_probe.cli.atomic_checkpoints import remove_stray_temp_files
 from latent_probe.cli.display import RunModelSummary, RunProgressBar
-from latent_probe.cli.interrupt import InterruptCheckpoint
+from latent_probe.cli.interrupt_checkpoint import InterruptCheckpoint
 from latent_probe.cli.run_checkpoint import RunCheckpoint
 from latent_probe.errors import ConfigError
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from pytorch_lightning.loggers import TensorBoardLogger
 
-from latent_probe.artifacts.writer import MomentWriter, is_complete, moment_dir, read_manifest
+from latent_probe.artifacts.layout import is_complete, moment_dir, read_manifest
+from latent_probe.artifacts.writer import MomentWriter
 from latent_probe.probing.probe import Probe
 
 

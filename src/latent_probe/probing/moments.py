@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from latent_probe.artifacts.writer import probes_dir
+from latent_probe.artifacts.layout import probes_dir
 from latent_probe.errors import ConfigError, UnknownNameError
 
 PROBE_MOMENT = "probe"  # `latent-probe probe` runs
