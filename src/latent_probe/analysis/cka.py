@@ -1,0 +1,96 @@
+"""Linear CKA (Kornblith et al., ICML 2019) from sufficient statistics folded in batch by batch.
+
+For layers ``X`` (n x p) and ``Y`` (n x q) over the same n samples, linear CKA is
+
+    CKA(X, Y) = ||C_XY||_F^2 / (||C_XX||_F ||C_YY||_F),   C_XY = X^T Y - s_X s_Y^T / n,
+
+where ``s_X`` is the column sum of ``X``: ``C_XY`` is the (unnormalised) centred cross-covariance, and
+``||C_XY||_F^2 = tr(K H L H)`` with ``K = X X^T``, ``L = Y Y^T``, ``H`` the centring matrix (the HSIC of the paper up to
+a factor ``(n - 1)^-2`` that cancels). The statistics are sums over samples, so they can be accumulated over batches
+in any order and summed across processes; the result is exact whatever n, in memory that does not grow with n.
+
+This feature-space form needs ``p^2`` numbers per layer and ``p q`` per pair, so it is used only for layers of at most
+``MAX_EXACT_WIDTH`` features; wider layers need the minibatch unbiased HSIC estimator (Nguyen, Raghu & Kornblith,
+ICLR 2021), which is not built yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from latent_probe.errors import ConfigError
+
+# Widest layer (stored, pooled features) for the exact feature-space form. Memory in float64: p^2 * 8 bytes per layer
+# (2,048 features: 32 MiB) plus p * q * 8 bytes per pair of layers (two 2,048-wide layers: 32 MiB more per pair), and
+# the same again while states are reduced across processes. Beyond this a few layers would already need gigabytes.
+MAX_EXACT_WIDTH = 2048
+
+
+def check_widths(widths: dict[str, int], limit: int = MAX_EXACT_WIDTH) -> None:
+    """Raise ``ConfigError`` naming the first layer wider than ``limit`` (exact CKA would not fit in memory)."""
+    for layer, width in widths.items():
+        if width > limit:
+            raise ConfigError(
+                f"layer {layer!r} has {width} features, more than the {limit} that exact (feature-space) linear CKA "
+                f"keeps ({width}^2 float64 statistics per layer); pool it (max_features) or choose narrower layers: "
+                "the minibatch unbiased HSIC estimator for wide layers is not available yet")
+
+
+def pairs(count: int) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)`` with ``i <= j`` of ``count`` layers, in row order (the cross-products kept)."""
+    return [(i, j) for i in range(count) for j in range(i, count)]
+
+
+def initial_statistics(widths: Sequence[int]) -> dict[str, torch.Tensor]:
+    """Zero float64 statistics for layers of ``widths``: ``count``, ``sum:i`` (p_i) and ``cross:i:j`` (p_i x p_j, i <= j).
+
+    ``cross:i:i`` is ``X_i^T X_i``; every key is a sum over samples (reduce across processes with a sum).
+    """
+    stats = {"count": torch.zeros((), dtype=torch.float64)}
+    for i, width in enumerate(widths):
+        stats[f"sum:{i}"] = torch.zeros(width, dtype=torch.float64)
+    for i, j in pairs(len(widths)):
+        stats[f"cross:{i}:{j}"] = torch.zeros(widths[i], widths[j], dtype=torch.float64)
+    return stats
+
+
+def fold(stats: dict[str, torch.Tensor], batch: Sequence[torch.Tensor]) -> None:
+    """Add one batch, ``batch[i]`` the ``(b, p_i)`` outputs of layer ``i`` on the same ``b`` samples, to ``stats`` in place."""
+    rows = {len(values) for values in batch}
+    if len(rows) != 1:
+        raise ValueError(f"every layer must hold the same samples; got {sorted(rows)} rows")
+    values = [v.reshape(len(v), -1).to(torch.float64) for v in batch]
+    stats["count"] += rows.pop()
+    for i, x in enumerate(values):
+        stats[f"sum:{i}"] += x.sum(dim=0)
+    for i, j in pairs(len(values)):
+        stats[f"cross:{i}:{j}"] += values[i].T @ values[j]
+
+
+def cka_matrix(stats: dict[str, torch.Tensor], count: int | None = None) -> np.ndarray:
+    """The ``layers x layers`` linear CKA matrix (float64, symmetric) from reduced statistics.
+
+    A pair with a constant layer (zero centred covariance) gets NaN: its CKA is undefined.
+    """
+    layers = sum(1 for key in stats if key.startswith("sum:"))
+    n = float(stats["count"]) if count is None else float(count)
+    if n <= 0:
+        raise ValueError("no samples were folded in")
+    sums = [stats[f"sum:{i}"].to(torch.float64) for i in range(layers)]
+    squared = np.empty((layers, layers))
+    for i, j in pairs(layers):
+        centred = stats[f"cross:{i}:{j}"].to(torch.float64) - torch.outer(sums[i], sums[j]) / n
+        squared[i, j] = squared[j, i] = float(centred.square().sum())
+    norms = np.sqrt(np.diag(squared))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        matrix = squared / np.outer(norms, norms)
+    matrix[~np.isfinite(matrix)] = np.nan
+    diagonal = np.isfinite(np.diag(matrix))
+    matrix[np.diag_indices(layers)] = np.where(diagonal, 1.0, np.nan)  # exactly 1, not 1 +- an ulp
+    return matrix
+
+
+__all__ = ["MAX_EXACT_WIDTH", "check_widths", "cka_matrix", "fold", "initial_statistics", "pairs"]
