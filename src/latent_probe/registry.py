@@ -156,6 +156,8 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
                         "TensorBoard image, ``filters.npz``."),
         "InfluenceMapper": ("latent_probe.probes.influence.mapper", "Map how each pixel moves each node of the chosen layers: "
                             "one image per node, for several inputs."),
+        "LayerSimilarity": ("latent_probe.probes.similarity", "Linear CKA between every pair of chosen layers over a whole split: "
+                            "how alike their representations are."),
         "LayerTransformRecorder": ("latent_probe.probes.layer_transform", "Record a fixed set of points after every step of the "
                                    "model (affine map, activation, ...) and draw them moving."),
         "LinearProbe": ("latent_probe.probes.linear", "Fit a linear classifier on each layer's activations (train split) and "

@@ -15,9 +15,12 @@ def reference_cka(x: np.ndarray, y: np.ndarray) -> float:
     """Kornblith et al. (2019): HSIC = tr(K H L H) on linear Gram matrices, CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))."""
     n = len(x)
     h = np.eye(n) - np.ones((n, n)) / n
-    k, l = x @ x.T, y @ y.T
-    hsic = lambda a, b: np.trace(a @ h @ b @ h)  # noqa: E731
-    return hsic(k, l) / np.sqrt(hsic(k, k) * hsic(l, l))
+    gram_x, gram_y = x @ x.T, y @ y.T
+
+    def hsic(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.trace(a @ h @ b @ h))
+
+    return hsic(gram_x, gram_y) / np.sqrt(hsic(gram_x, gram_x) * hsic(gram_y, gram_y))
 
 
 def streamed(layers: list[np.ndarray], cuts: list[int]) -> np.ndarray:

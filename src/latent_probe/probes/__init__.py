@@ -10,5 +10,5 @@ from latent_probe.probes.unit_stats import UnitStats
 from latent_probe.probing import MomentWriter, Probe
 from latent_probe.registry import register_probe
 
-__all__ = ["EmbeddingDumper", "FilterTiler", "InfluenceMapper", "LayerSimilarity", "LayerTransformRecorder", "LinearProbe", "MomentWriter", "Probe",
-           "UnitStats", "register_probe"]
+__all__ = ["EmbeddingDumper", "FilterTiler", "InfluenceMapper", "LayerSimilarity", "LayerTransformRecorder", "LinearProbe",
+           "MomentWriter", "Probe", "UnitStats", "register_probe"]

@@ -21,9 +21,10 @@ def similarity_heatmap(names: list[str], matrix: np.ndarray, title: str, label: 
     matrix = np.asarray(matrix, dtype=np.float64).reshape(count, count)
     slot = int(np.clip(480 / max(count, 1), 10, 64))
     side = slot * count
+    size = int(np.clip(slot * 0.7, 6, LABEL_SIZE))  # rows of labels stay apart however many layers
     labels = [short_name(n) for n in names]
-    reach = [slanted_extent(n, LABEL_SIZE) for n in labels]
-    left = int(max([40.0] + [font(LABEL_SIZE).getlength(n) + 14 for n in labels]))
+    reach = [slanted_extent(n, size) for n in labels]
+    left = int(max([40.0] + [font(size).getlength(n) + 14 for n in labels]))
     left = max(left, int(max((r[0] - slot * (i + 0.5) + 12 for i, r in enumerate(reach)), default=0.0)))
     top, bottom = 40, int(max([16.0] + [r[1] for r in reach])) + 14
     width = max(left + side + 90, int(font(13).getlength(title)) + 30)
@@ -36,9 +37,9 @@ def similarity_heatmap(names: list[str], matrix: np.ndarray, title: str, label: 
     value_size = min(11, slot // 3)
     for i, name in enumerate(labels):
         middle = slot * (i + 0.5)
-        canvas.text((left - 6, top + middle), name, size=LABEL_SIZE, anchor="rm")
+        canvas.text((left - 6, top + middle), name, size=size, anchor="rm")
         canvas.line([(left + middle, top + side), (left + middle, top + side + 3)])
-        slanted_text(canvas, (left + middle + 3, top + side + 8), name, LABEL_SIZE)
+        slanted_text(canvas, (left + middle + 3, top + side + 8), name, size)
         if slot >= 26:
             for j in range(count):
                 value = matrix[i, j]
