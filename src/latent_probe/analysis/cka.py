@@ -58,16 +58,17 @@ def initial_statistics(widths: Sequence[int]) -> dict[str, torch.Tensor]:
 
 
 def fold(stats: dict[str, torch.Tensor], batch: Sequence[torch.Tensor]) -> None:
-    """Add one batch, ``batch[i]`` the ``(b, p_i)`` outputs of layer ``i`` on the same ``b`` samples, to ``stats`` in place."""
+    """Add one batch, ``batch[i]`` the ``(b, p_i)`` outputs of layer ``i`` on the same ``b`` samples, to ``stats`` (its entries replaced)."""
     rows = {len(values) for values in batch}
     if len(rows) != 1:
         raise ValueError(f"every layer must hold the same samples; got {sorted(rows)} rows")
     values = [v.reshape(len(v), -1).to(torch.float64) for v in batch]
-    stats["count"] += rows.pop()
+    # New tensors, not in-place sums: states made under torch.inference_mode cannot be updated in place outside it.
+    stats["count"] = stats["count"] + rows.pop()
     for i, x in enumerate(values):
-        stats[f"sum:{i}"] += x.sum(dim=0)
+        stats[f"sum:{i}"] = stats[f"sum:{i}"] + x.sum(dim=0)
     for i, j in pairs(len(values)):
-        stats[f"cross:{i}:{j}"] += values[i].T @ values[j]
+        stats[f"cross:{i}:{j}"] = stats[f"cross:{i}:{j}"] + values[i].T @ values[j]
 
 
 def cka_matrix(stats: dict[str, torch.Tensor], count: int | None = None) -> np.ndarray:

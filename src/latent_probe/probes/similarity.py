@@ -64,8 +64,7 @@ class LayerSimilarity(Probe):
 
     def update(self, state: StreamState, outputs: dict[str, torch.Tensor], batch: Batch) -> None:
         """Fold one batch's outputs into the sums and cross-products."""
-        values = state.values  # folded in place: every state is a float64 sum
-        fold(values, [outputs[layer] for layer in self.layers])
+        fold(state.values, [outputs[layer] for layer in self.layers])  # every state is a float64 sum
 
     def compute(self, firing: Firing) -> dict[str, Any]:
         """The CKA matrix from the reduced statistics."""
