@@ -58,7 +58,7 @@ def initial_statistics(widths: Sequence[int]) -> dict[str, torch.Tensor]:
 
 
 def fold(stats: dict[str, torch.Tensor], batch: Sequence[torch.Tensor]) -> None:
-    """Add one batch, ``batch[i]`` the ``(b, p_i)`` outputs of layer ``i`` on the same ``b`` samples, to ``stats`` (its entries replaced)."""
+    """Add one batch, ``batch[i]`` the ``(b, p_i)`` outputs of layer ``i`` on the same ``b`` samples, into ``stats`` (entries replaced)."""
     rows = {len(values) for values in batch}
     if len(rows) != 1:
         raise ValueError(f"every layer must hold the same samples; got {sorted(rows)} rows")
