@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from helpers.probe_fits import fit_with_probes
 from helpers.probe_models import DIGITS, TinyDigitNet
 from helpers.runs import fit_checkpoint, probe_on_one_and_two_processes
 from PIL import Image
@@ -20,17 +21,6 @@ from latent_probe.probes import LayerSimilarity
 from latent_probe.probing import ProbeRunner
 
 LAYERS = ["hidden", "hidden_act", "bottleneck_act", "classifier"]
-
-
-def fit(folder, probes):
-    """One short epoch with ``probes`` at fit_end; returns the model and its run's probes folder."""
-    torch.manual_seed(0)
-    model = TinyDigitNet()
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, accelerator="cpu", enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[ProbeRunner(probes)],
-                         logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
-    trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
-    return model, folder / "run" / "version_0" / "probes"
 
 
 def reference_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -54,7 +44,7 @@ def activations(model: TinyDigitNet) -> dict[str, np.ndarray]:
 
 
 def test_the_matrix_of_a_whole_split_equals_a_float64_reference(tmp_path):
-    model, probes = fit(tmp_path, [LayerSimilarity(layers=LAYERS, strict=True)])
+    model, probes = fit_with_probes(tmp_path, [LayerSimilarity(layers=LAYERS, strict=True)])
     folder = probes / "layer_similarity" / "fit_end"
     outputs = activations(model)
     expected = np.array([[reference_cka(outputs[a], outputs[b]) for b in LAYERS] for a in LAYERS])
@@ -72,7 +62,7 @@ def test_the_matrix_of_a_whole_split_equals_a_float64_reference(tmp_path):
 
 
 def test_default_layers_are_the_activation_modules(tmp_path):
-    _, probes = fit(tmp_path, [LayerSimilarity(strict=True)])
+    _, probes = fit_with_probes(tmp_path, [LayerSimilarity(strict=True)])
     with np.load(probes / "layer_similarity" / "fit_end" / "similarity.npz") as npz:
         assert list(npz["layers"]) == ["hidden_act", "bottleneck_act"]
 

@@ -7,41 +7,15 @@ import json
 
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
+from helpers.probe_fits import fit_with_probes
 from helpers.probe_models import DIGITS, TinyDigitNet
 from helpers.runs import fit_checkpoint, probe_on_one_and_two_processes
 
 from latent_probe.data import DigitsDataModule
 from latent_probe.probes import EmbeddingDumper, UnitStats
-from latent_probe.probing import ProbeRunner
 
 LAYERS = ["hidden_act", "bottleneck_act"]
-
-
-class CountingNet(TinyDigitNet):
-    """TinyDigitNet counting the samples of every forward call outside training."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.probe_rows: list[int] = []
-
-    def forward(self, x):
-        """Count, then the usual logits."""
-        if not self.training:
-            self.probe_rows.append(len(x))
-        return super().forward(x)
-
-
-def fit(folder, probes):
-    """One short epoch with ``probes`` at fit_end; returns the model and its run's probes folder."""
-    torch.manual_seed(0)
-    model = CountingNet()
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, accelerator="cpu", enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[ProbeRunner(probes)],
-                         logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
-    trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
-    return model, folder / "run" / "version_0" / "probes"
 
 
 def reference(model: TinyDigitNet, data: DigitsDataModule) -> dict[str, dict[str, np.ndarray]]:
@@ -56,7 +30,7 @@ def reference(model: TinyDigitNet, data: DigitsDataModule) -> dict[str, dict[str
 
 
 def test_statistics_of_the_whole_split_equal_a_float64_reference(tmp_path):
-    model, probes = fit(tmp_path, [UnitStats(layers=LAYERS, strict=True)])
+    model, probes = fit_with_probes(tmp_path, [UnitStats(layers=LAYERS, strict=True)])
     expected = reference(model.double(), DigitsDataModule())
     with np.load(probes / "unit_stats" / "fit_end" / "unit_stats.npz") as npz:
         for layer, stats in expected.items():
@@ -71,7 +45,7 @@ def test_statistics_of_the_whole_split_equal_a_float64_reference(tmp_path):
 
 def test_a_stream_and_a_sample_share_one_pass(tmp_path):
     dumper = EmbeddingDumper(layers=["bottleneck_act"], split="val", max_samples=50, projector=False, pictures=False, strict=True)
-    model, probes = fit(tmp_path, [UnitStats(layers=LAYERS, strict=True), dumper])
+    model, probes = fit_with_probes(tmp_path, [UnitStats(layers=LAYERS, strict=True), dumper])
     size = len(DigitsDataModule().dataset("val"))
     assert sum(model.probe_rows[1:]) == size, "one pass over the whole split feeds both ([0] is the setup pass)"
     with np.load(probes / "embedding_dumper" / "fit_end" / "embeddings.npz") as npz:

@@ -2,40 +2,16 @@
 would get alone, and the sharing does not depend on the order the probes are given in."""
 
 import numpy as np
-import pytorch_lightning as pl
-import torch
-from helpers.probe_models import TinyDigitNet
+from helpers.probe_fits import fit_with_probes
 
 from latent_probe.data import DigitsDataModule
 from latent_probe.probes import EmbeddingDumper, LayerTransformRecorder, LinearProbe
-from latent_probe.probing import ProbeRunner
 
 
-class CountingNet(TinyDigitNet):
-    """TinyDigitNet counting the samples of every forward call outside training (the probes' passes)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.probe_rows: list[int] = []
-
-    def forward(self, x):
-        """Count, then the usual logits."""
-        if not self.training:
-            self.probe_rows.append(len(x))
-        return super().forward(x)
-
-
-def fit(folder, probes, model=None):
-    """One short epoch of the digits net with ``probes`` firing at fit_end; returns (probes folder, rows per pass)."""
-    torch.manual_seed(0)
-    model = model or CountingNet()
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, accelerator="cpu", default_root_dir=str(folder),
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[ProbeRunner(probes)], logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
-    setup_rows = len(model.probe_rows)  # 0: the runner's setup pass runs in `setup`, counted below with the rest
-    trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
-    assert setup_rows == 0
-    return folder / "run" / "version_0" / "probes", sum(model.probe_rows[1:])  # [0] is the setup pass's 2 rows
+def fit(folder, probes):
+    """One short epoch of the digits net with ``probes``; returns (probes folder, rows the probes' passes forwarded)."""
+    model, out = fit_with_probes(folder, probes)
+    return out, sum(model.probe_rows[1:])  # [0] is the setup pass's 2 rows
 
 
 def dumper(**kwargs):
