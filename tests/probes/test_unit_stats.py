@@ -54,14 +54,21 @@ def test_a_stream_and_a_sample_share_one_pass(tmp_path):
 
 @pytest.mark.slow
 def test_one_and_two_processes_give_the_same_statistics(tmp_path):
-    probe = ["--probes", json.dumps([{"class_path": "UnitStats", "init_args": {"layers": LAYERS}}])]
+    """Both streaming probes (UnitStats and LayerSimilarity's CKA) in one pass, on 1 and 2 DDP processes."""
+    probes = [{"class_path": "UnitStats", "init_args": {"layers": LAYERS}},
+              {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}}]
+    probe = ["--probes", json.dumps(probes)]
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probe)
     one, two = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint)
-    moments = [sorted(p.name for p in (folder / "unit_stats").iterdir() if p.name.startswith("probe")) for folder in (one, two)]
-    with np.load(one / "unit_stats" / moments[0][-1] / "unit_stats.npz") as first, \
-            np.load(two / "unit_stats" / moments[1][-1] / "unit_stats.npz") as second:
-        assert sorted(first.files) == sorted(second.files)
-        for key in first.files:
-            np.testing.assert_allclose(second[key], first[key], rtol=0, atol=1e-6, err_msg=key)
-    counts = [json.loads((f / "unit_stats" / m[-1] / "stats.json").read_text())["n_samples"] for f, m in zip((one, two), moments)]
+    for name, file in (("unit_stats", "unit_stats.npz"), ("layer_similarity", "similarity.npz")):
+        moments = [sorted(p.name for p in (folder / name).iterdir() if p.name.startswith("probe"))[-1] for folder in (one, two)]
+        with np.load(one / name / moments[0] / file) as first, np.load(two / name / moments[1] / file) as second:
+            assert sorted(first.files) == sorted(second.files)
+            for key in first.files:
+                if first[key].dtype.kind in "fc":
+                    np.testing.assert_allclose(second[key], first[key], rtol=0, atol=1e-6, err_msg=f"{name}/{key}")
+                else:
+                    assert (second[key] == first[key]).all(), f"{name}/{key}"
+    counts = [json.loads((f / "unit_stats" / sorted(p.name for p in (f / "unit_stats").iterdir())[-1] / "stats.json").read_text())
+              ["n_samples"] for f in (one, two)]
     assert counts[0] == counts[1]
