@@ -41,6 +41,16 @@ class StepModule(pl.LightningModule):
         self.lr, self.lr_schedule = lr, require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
         self.train_metrics = TrainMetrics()
 
+    def __setattr__(self, name: str, value: object) -> None:
+        """Set an attribute; Lightning's hook-name bookkeeping skips ``nn.Module``'s parameter/submodule checks."""
+        # Lightning sets `_current_fx_name` around each of the ~45 hooks it calls per training step, and nn.Module's
+        # __setattr__ looks the name up among parameters, buffers and submodules every time: about 0.2 ms a step, a
+        # tenth of a small MLP's step. A hook name (a string or None) is never one of those.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def log_train(self, name: str, value: torch.Tensor, size: int, prog_bar: bool = False) -> None:
         """``train/<name>``: summed for its epoch mean (logged at the epoch's end); the step value on logging steps only."""
         self.train_metrics.add(name, value, size)
