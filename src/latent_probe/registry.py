@@ -90,6 +90,13 @@ class Registry(Generic[T]):
             return self._entries.setdefault(name, getattr(module, name))
         raise UnknownNameError(self.kind, name, self.list(), hint=f"run `latent-probe list {self.kind}s`")
 
+    def import_path(self, name: str) -> str:
+        """``module.QualName`` of the class registered as ``name``; a built-in's from ``BUILTINS``, nothing imported."""
+        if name not in self._entries and name in self._builtins:
+            return f"{self._builtins[name][0]}.{name}"
+        cls = self.resolve(name)
+        return f"{cls.__module__}.{cls.__qualname__}"
+
     def get(self, name: str, **kwargs: Any) -> T:
         """Instantiate the class registered as ``name`` with ``kwargs``."""
         return self.resolve(name)(**kwargs)

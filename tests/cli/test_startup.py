@@ -69,6 +69,7 @@ def make_run(root: Path) -> Path:
 @pytest.fixture
 def folder(tmp_path) -> Path:
     (tmp_path / "bad.yaml").write_text("model: [1, 2\n")
+    (tmp_path / "typo.yaml").write_text("model: DeepMLP\ntrainer:\n  max_epoch: 3\n")
     make_run(tmp_path)
     return tmp_path
 
@@ -95,6 +96,9 @@ def test_help_version_list_and_report_import_no_torch(folder):
                                       "but got '<stream end>'"),
     (["probe", "-c", "bad.yaml"], "config file 'bad.yaml' is not valid YAML at line 2, column 1"),
     (["layers", "--config", "missing.yaml"], "config file not found: 'missing.yaml'"),
+    (["fit", "--config", "typo.yaml"], "unknown trainer option 'max_epoch'; valid choices: max_epochs, min_epochs"),
+    (["fit", "--config", "typo.yaml", "--model.depht", "3"], "unknown trainer option 'max_epoch'"),
+    (["validate", "--model", "DeepMLP", "--model.depht", "3"], "unknown model option 'depht'; valid choices: depth, "),
     (["report"], "usage: latent-probe report RUN_DIR"),
     (["report", "nowhere"], "run folder not found: 'nowhere'"),
 ])

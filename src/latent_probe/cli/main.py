@@ -8,8 +8,8 @@ Example:
     $ latent-probe layers --config configs/quickstart.yaml
 
 Lightning (and torch) are imported only by the commands that build a model: ``--help``, ``--version``, ``list``,
-``report`` and the errors found before a model is built (an unknown subcommand, a missing or malformed config file)
-answer in a fraction of a second.
+``report`` and the errors found before a model is built (an unknown subcommand, a missing or malformed config file,
+a key that Trainer or a built-in component does not accept) answer in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from latent_probe.cli.help import VERSION_FLAG, print_help, wants_help
 from latent_probe.cli.layers_args import layers_arguments
 from latent_probe.cli.listing import print_registered
 from latent_probe.cli.names import SUBCOMMANDS, resolve_argv_names
+from latent_probe.cli.option_keys import check_option_keys
 from latent_probe.cli.quiet import quiet_unless_verbose, split_verbose
 from latent_probe.errors import ConfigError, LatentProbeError, find_user_error
 from latent_probe.registry import load_plugins
@@ -141,6 +142,7 @@ def run_command(argv: list[str]) -> None:
             return
         args = resolve_argv_names(command_line_wins(argv))  # config files checked here, before Lightning is imported
         check_subcommand(args)
+        check_option_keys(args)
         from latent_probe.cli.lightning_cli import LatentProbeCLI
 
         LatentProbeCLI(args=args)

@@ -43,7 +43,7 @@ def _importable(path: str) -> bool:
 def resolve_name(registry: Registry, name: str) -> str:
     """The import path for a registered name or an importable dotted path; anything else raises."""
     if name in registry:
-        return import_path(registry.resolve(name))
+        return registry.import_path(name)  # a built-in's module is not imported here: jsonargparse imports it later
     if "." in name and _importable(name):
         return name
     hint = f"run `latent-probe list {registry.kind}s`, or give an importable class path"
@@ -95,7 +95,7 @@ def load_config_file(path: str) -> Any:
     return config
 
 
-def _option_value(argv: list[str], i: int) -> tuple[str, str | None, int]:
+def split_option(argv: list[str], i: int) -> tuple[str, str | None, int]:
     """Split ``--key=value`` or ``--key value`` at position ``i``; returns key, value, value index."""
     arg = argv[i]
     if "=" in arg:
@@ -112,7 +112,7 @@ def resolve_argv_names(argv: Iterable[str]) -> list[str]:
     for i, arg in enumerate(argv):
         if not arg.startswith("-"):
             continue
-        key, value, at = _option_value(argv, i)
+        key, value, at = split_option(argv, i)
         if value is None:
             continue
         if key in ("--config", "-c"):
