@@ -28,7 +28,7 @@ EXPECTED = [
     "Total params: 133",
     "Total estimated model params size (MB): 0.001",
     "Total FLOPs: 396",
-    "probes at fit_end: layer_transform_recorder -> runs/quickstart/version_0/probes (T s)",
+    "probes at fit_end: layer_transform_recorder, layer_similarity -> runs/quickstart/version_0/probes (T s)",
     "Run:         runs/quickstart/version_0",
     "Report:      runs/quickstart/version_0/report.html",
     "TensorBoard: tensorboard --logdir runs",
