@@ -1,8 +1,9 @@
-"""A probe that reads its layers at the initial weights and at the current ones (the engine's initial weights, tested)."""
+"""A probe that reads its layers at the initial weights and at the current ones, and a callback that kills a run."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytorch_lightning as pl
 
 from latent_probe.probing import Probe
 from latent_probe.probing.initial_weights import model_tensors, weights_digest
@@ -27,3 +28,15 @@ class InitialAndCurrent(Probe):
         arrays, digests = result
         out.npz("activations.npz", {key: np.asarray(value) for key, value in arrays.items()})
         out.json("digests.json", digests)
+
+
+class RaiseAtEpochEnd(pl.Callback):
+    """Stops its run with an error at the end of epoch ``epoch``, after the probes fired (a run that dies there)."""
+
+    def __init__(self, epoch: int = 1) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        """Fail once the epoch's probes have written."""
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError(f"the run dies after epoch {self.epoch} (raised by the test)")

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers.cka_reference import digits_layers
 from helpers.initial_probes import InitialAndCurrent
 from helpers.probe_fits import CountingNet, fit_with_probes
 from helpers.probe_models import DIGITS
 from helpers.runs import latest_run
 from torch import nn
 
-from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.probes import EmbeddingDumper
 from latent_probe.probing import Firing, ProbeRunner
@@ -24,15 +24,6 @@ LAYERS = ["hidden_act", "bottleneck_act"]
 PROBE = ["--probes", json.dumps([{"class_path": "helpers.initial_probes.InitialAndCurrent", "init_args": {"layers": LAYERS}}])]
 
 
-def reference(model: nn.Module, index: np.ndarray) -> dict[str, np.ndarray]:
-    """``LAYERS`` of the digits net on the val samples ``index``, in float64 NumPy from its weights."""
-    dataset = DigitsDataModule().dataset("val")
-    x = torch.stack([dataset[i][0] for i in index.tolist()]).flatten(1).double().numpy()
-    w = {name: p.detach().double().numpy() for name, p in model.named_parameters()}
-    hidden = np.maximum(x @ w["hidden.weight"].T + w["hidden.bias"], 0)
-    return {"hidden_act": hidden, "bottleneck_act": np.tanh(hidden @ w["bottleneck.weight"].T + w["bottleneck.bias"])}
-
-
 def test_initial_activations_are_the_model_as_built_and_the_trained_weights_stay(tmp_path):
     torch.manual_seed(0)
     built = CountingNet()  # fit_with_probes seeds 0 and builds the same net
@@ -40,9 +31,11 @@ def test_initial_activations_are_the_model_as_built_and_the_trained_weights_stay
     folder = probes / "initial_and_current" / "fit_end"
     with np.load(folder / "activations.npz") as npz:
         index = npz["index"]
-        for layer, expected in reference(built, index).items():
+        for layer in LAYERS:
+            expected = digits_layers(built.state_dict(), index)[layer]
             np.testing.assert_allclose(npz[f"initial/{layer}"], expected, rtol=0, atol=1e-5, err_msg=layer)
-        for layer, expected in reference(model, index).items():
+        for layer in LAYERS:
+            expected = digits_layers(model.state_dict(), index)[layer]
             np.testing.assert_allclose(npz[f"current/{layer}"], expected, rtol=0, atol=1e-5, err_msg=layer)
             assert not np.allclose(npz[f"initial/{layer}"], expected, atol=1e-3), "training moved the layer"
     digests = json.loads((folder / "digests.json").read_text())

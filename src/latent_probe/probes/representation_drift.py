@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from latent_probe.analysis.cka import MAX_EXACT_WIDTH, check_widths, cka_matrix, fold, initial_statistics
+from latent_probe.analysis.cka import MAX_EXACT_WIDTH, check_widths
+from latent_probe.analysis.cka_against import CkaAgainst
 from latent_probe.analysis.compact_features import DTYPE, centred, compact
 from latent_probe.artifacts.run_npz import read_run_npz
 from latent_probe.errors import ConfigError
@@ -74,7 +75,8 @@ class RepresentationDrift(Probe):
         sample = firing.activations()
         index = sample.index.numpy()
         current = {layer: compact(sample.outputs[layer].numpy()) for layer in self.layers}
-        now = {layer: centred(c["values"], c["scale"]) for layer, c in current.items()}  # CKA reads what is stored
+        # CKA reads what is stored (so that it can be recomputed from the run folder), on the model's device
+        now = {layer: CkaAgainst(on(centred(c["values"], c["scale"]), firing.device)) for layer, c in current.items()}
         columns = initials = None
         if firing.is_global_zero:  # the run folder is read (and written) by rank 0 only
             columns, initials = self._stored_columns(Path(str(firing.run_dir)), firing.moment, index, now)
@@ -82,14 +84,14 @@ class RepresentationDrift(Probe):
         if not firing.trainer.strategy.broadcast(bool(initials), src=0):  # a collective: every rank runs the pass
             outputs = firing.activations(weights=INITIAL).outputs
             initial = {layer: compact(outputs[layer].numpy()) for layer in self.layers}
-            initials = [(0, firing.moment, np.array([cka(now[layer], centred(initial[layer]["values"], initial[layer]["scale"]))
+            initials = [(0, firing.moment, np.array([now[layer](on(centred(initial[layer]["values"], initial[layer]["scale"])))
                                                      for layer in self.layers]))]
         if not firing.is_global_zero:
             return None
         return {**self._matrix(firing.moment, current, columns or [], initials or []), "n_samples": len(index), "index": index,
                 "features": current, "initial": initial}
 
-    def _stored_columns(self, run: Path, moment: str, index: np.ndarray, now: dict[str, np.ndarray]
+    def _stored_columns(self, run: Path, moment: str, index: np.ndarray, now: dict[str, CkaAgainst]
                         ) -> tuple[list[Column], list[Column]]:
         """Each earlier moment's CKA column, and each stored initial one's, from the features files in the run."""
         columns, initials = [], []
@@ -98,7 +100,7 @@ class RepresentationDrift(Probe):
                 stored = self._read(run, folder / name, index, required=name == FEATURES)
                 if stored is not None:
                     sequence, features = stored
-                    found.append((sequence, folder.name, np.array([cka(now[layer], features.get(layer)) for layer in self.layers])))
+                    found.append((sequence, folder.name, np.array([now[layer](on(features.get(layer))) for layer in self.layers])))
         return sorted(columns, key=lambda c: c[:2]), sorted(initials, key=lambda c: c[:2])
 
     def _read(self, run: Path, path: Path, index: np.ndarray, required: bool) -> tuple[int, dict[str, np.ndarray]] | None:
@@ -151,13 +153,9 @@ class RepresentationDrift(Probe):
         out.scalars(drift_scalars(self.name, layers, matrix))
 
 
-def cka(x: np.ndarray, y: np.ndarray | None) -> float:
-    """Exact linear CKA of two representations of the same samples (``analysis/cka.py``); NaN when one is missing."""
-    if y is None:
-        return float("nan")
-    stats = initial_statistics([x.shape[1], y.shape[1]])
-    fold(stats, [torch.from_numpy(x), torch.from_numpy(y)])
-    return float(cka_matrix(stats)[0, 1])
+def on(features: np.ndarray | None, device: torch.device | None = None) -> torch.Tensor | None:
+    """Float64 ``features`` as a tensor (on ``device``; else where the CKA puts it), None for None."""
+    return None if features is None else torch.from_numpy(features).to(device or "cpu")
 
 
 def drift_scalars(name: str, layers: list[str], matrix: np.ndarray) -> dict[str, float]:
