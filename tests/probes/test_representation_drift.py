@@ -105,6 +105,7 @@ def test_post_hoc_moments_of_the_same_weights_give_one_and_broken_files_are_skip
     np.testing.assert_allclose(matrix["cka"][:, 1:], 1.0, rtol=0, atol=1e-12)  # last.ckpt holds epoch 1's weights
     assert (matrix["cka"][:, 0] < 0.99).all()
     assert "initial_weights" not in json.loads((folder / "probe-2" / "manifest.json").read_text()), "initial read from disk"
+    assert len(json.loads((folder / "probe-2" / "drift.json").read_text())["skipped"]) == 2, "the reader of drift.json sees why"
 
 
 def test_a_run_that_dies_and_resumes_equals_one_that_did_not_and_tensorboard_has_the_curves(run_cli, tmp_path):

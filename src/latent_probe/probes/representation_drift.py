@@ -77,33 +77,44 @@ class RepresentationDrift(Probe):
         current = {layer: compact(sample.outputs[layer].numpy()) for layer in self.layers}
         # CKA reads what is stored (so that it can be recomputed from the run folder), on the model's device
         now = {layer: CkaAgainst(on(centred(c["values"], c["scale"]), firing.device)) for layer, c in current.items()}
-        columns = initials = None
+        (columns, initials), error, skipped = ([], []), None, []
         if firing.is_global_zero:  # the run folder is read (and written) by rank 0 only
-            columns, initials = self._stored_columns(Path(str(firing.run_dir)), firing.moment, index, now)
+            try:
+                columns, initials = self._stored_columns(Path(str(firing.run_dir)), firing.moment, index, now, skipped)
+            except Exception as caught:  # noqa: BLE001  raised once past the collectives below, which every rank must reach
+                error = caught
         initial = None
         if not firing.trainer.strategy.broadcast(bool(initials), src=0):  # a collective: every rank runs the pass
-            outputs = firing.activations(weights=INITIAL).outputs
-            initial = {layer: compact(outputs[layer].numpy()) for layer in self.layers}
-            initials = [(0, firing.moment, np.array([now[layer](on(centred(initial[layer]["values"], initial[layer]["scale"])))
-                                                     for layer in self.layers]))]
+            initial, initials = self._at_initial_weights(firing, now)
+        if error is not None:
+            raise error
         if not firing.is_global_zero:
             return None
-        return {**self._matrix(firing.moment, current, columns or [], initials or []), "n_samples": len(index), "index": index,
-                "features": current, "initial": initial}
+        return {**self._matrix(firing.moment, current, columns, initials), "n_samples": len(index), "index": index,
+                "features": current, "initial": initial, "skipped": skipped}
 
-    def _stored_columns(self, run: Path, moment: str, index: np.ndarray, now: dict[str, CkaAgainst]
+    def _at_initial_weights(self, firing: Firing, now: dict[str, CkaAgainst]) -> tuple[dict[str, dict[str, np.ndarray]], list[Column]]:
+        """The sample's features at the initial weights, and their CKA column."""
+        outputs = firing.activations(weights=INITIAL).outputs
+        initial = {layer: compact(outputs[layer].numpy()) for layer in self.layers}
+        column = np.array([now[layer](on(centred(initial[layer]["values"], initial[layer]["scale"]))) for layer in self.layers])
+        return initial, [(0, firing.moment, column)]
+
+    def _stored_columns(self, run: Path, moment: str, index: np.ndarray, now: dict[str, CkaAgainst], skipped: list[str]
                         ) -> tuple[list[Column], list[Column]]:
-        """Each earlier moment's CKA column, and each stored initial one's, from the features files in the run."""
+        """Each earlier moment's CKA column, and each stored initial one's, from the features files in the run (what
+        could not be used is warned about and added to ``skipped``)."""
         columns, initials = [], []
         for folder in earlier_moments(run, self.name, moment):
             for name, found in ((FEATURES, columns), (INITIAL_FEATURES, initials)):
-                stored = self._read(run, folder / name, index, required=name == FEATURES)
+                stored = self._read(run, folder / name, index, name == FEATURES, skipped)
                 if stored is not None:
                     sequence, features = stored
                     found.append((sequence, folder.name, np.array([now[layer](on(features.get(layer))) for layer in self.layers])))
         return sorted(columns, key=lambda c: c[:2]), sorted(initials, key=lambda c: c[:2])
 
-    def _read(self, run: Path, path: Path, index: np.ndarray, required: bool) -> tuple[int, dict[str, np.ndarray]] | None:
+    def _read(self, run: Path, path: Path, index: np.ndarray, required: bool, skipped: list[str]
+              ) -> tuple[int, dict[str, np.ndarray]] | None:
         """The sequence number and centred features of a stored file; None (warned, when ``required``) if unusable."""
         if not required and not path.exists():
             return None
@@ -111,13 +122,13 @@ class RepresentationDrift(Probe):
             arrays = read_run_npz(run, path, cap=stored_bytes(len(index), [self.stored_width(layer) for layer in self.layers]))
             sequence, layers = stored_header(arrays, index, path)
         except ConfigError as error:
-            warn(self.name, f"{error}; skipped")
+            skipped.append(warn(self.name, f"{error}; skipped"))
             return None
         features = {}
         for layer in self.layers:
             values = stored_layer(arrays, layers, layer, (len(index), self.stored_width(layer)))
             if values is None:
-                warn(self.name, f"{str(path)!r} holds no usable features of layer {layer!r}; its cell is left empty")
+                skipped.append(warn(self.name, f"{str(path)!r} holds no usable features of layer {layer!r}; its cell is left empty"))
             else:
                 features[layer] = values
         return sequence, features
@@ -146,7 +157,7 @@ class RepresentationDrift(Probe):
                               "n_samples": np.array(result["n_samples"])})
         out.json("drift.json", {
             "split": self.split, "n_samples": result["n_samples"], "method": METHOD, "max_exact_width": MAX_EXACT_WIDTH,
-            "initial_from": result["initial_from"], "layers": layers, "moments": moments,
+            "initial_from": result["initial_from"], "skipped": result["skipped"], "layers": layers, "moments": moments,
             "cka": [[float(v) if np.isfinite(v) else None for v in row] for row in matrix]})
         title = f"{self.name}: linear CKA with each earlier moment ({self.split}, {result['n_samples']} samples)"
         out.png("drift.png", matrix_heatmap(layers, moments, matrix, title), tag=f"{self.name}/cka")
@@ -197,7 +208,8 @@ def stored_layer(arrays: dict[str, np.ndarray], layers: list[str], layer: str, s
         return None
     i = layers.index(layer)
     values, scale = arrays.get(f"values:{i}"), arrays.get(f"scale:{i}")
-    if values is None or scale is None or values.dtype != DTYPE or values.shape != shape or scale.shape != shape[1:]:
+    if values is None or scale is None or values.dtype != DTYPE or values.shape != shape or scale.dtype != np.float32 \
+            or scale.shape != shape[1:]:
         return None
     features = centred(values, scale)
     return features if np.isfinite(features).all() else None

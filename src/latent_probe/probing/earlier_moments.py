@@ -39,9 +39,10 @@ def earlier_moments(run_dir: str | Path, probe_name: str, current: str) -> list[
     return found
 
 
-def warn(probe_name: str, message: str) -> None:
-    """One warning naming the probe (a problem with a file of the run folder, which is skipped)."""
+def warn(probe_name: str, message: str) -> str:
+    """One warning naming the probe (a problem with a file of the run folder, which is skipped); returns ``message``."""
     warnings.warn(f"probe {probe_name!r}: {message}", stacklevel=3)
+    return message
 
 
 __all__ = ["earlier_moments", "warn"]
