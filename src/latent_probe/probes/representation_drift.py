@@ -2,11 +2,11 @@
 weights, by linear CKA on a fixed sample: the training dynamics as a layers x moments picture.
 
 At every firing the probe stores its layers' (pooled) features on its fixed seeded sample in its moment folder,
-compactly (``features.npz``: float16 per column centred and scaled, ``analysis/compact_features.py``), and at its first
-firing in a run the features at the model's initial weights as well (``initial_features.npz``, from the engine's
-initial weights). Earlier moments are read back from the run folder as data (``artifacts/run_npz.py``, never
-unpickled): a resumed run, or a later ``latent-probe probe`` on the run, compares with every moment stored before it;
-a file missing or malformed is skipped with a warning naming it.
+compactly (``features.npz``: float16 per column centred and scaled, float32 for a small layer;
+``analysis/compact_features.py``), and at its first firing in a run the features at the model's initial weights as well
+(``initial_features.npz``, from the engine's initial weights). Earlier moments are read back from the run folder as
+data (``artifacts/run_npz.py``, never unpickled): a resumed run, or a later ``latent-probe probe`` on the run, compares
+with every moment stored before it; a file missing or malformed is skipped with a warning naming it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import nn
 
 from latent_probe.analysis.cka import MAX_EXACT_WIDTH, check_widths
 from latent_probe.analysis.cka_against import CkaAgainst
-from latent_probe.analysis.compact_features import DTYPE, centred, compact
+from latent_probe.analysis.compact_features import centred, compact, storage_dtype
 from latent_probe.artifacts.run_npz import read_run_npz
 from latent_probe.errors import ConfigError
 from latent_probe.probing import Firing, MomentWriter, Probe
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 FEATURES, INITIAL_FEATURES = "features.npz", "initial_features.npz"
 INITIAL = "initial"  # the column of the initial weights
-METHOD = "linear CKA, exact (feature-space float64 statistics) on the stored float16 features"
+METHOD = "linear CKA, exact (feature-space float64 statistics) on the stored features (float16, float32 for small layers)"
 Column = tuple[int, str, np.ndarray]  # (sequence, moment, CKA of each layer with that moment)
 
 
@@ -44,8 +44,9 @@ class RepresentationDrift(Probe):
     """Linear CKA of each layer now with the same layer at every earlier moment and at the initial weights: how training moves it.
 
     On a fixed seeded sample of ``split`` (``max_samples``, default 1,000), every firing stores each chosen layer's
-    (pooled) features in its moment folder as ``features.npz`` (2 bytes per value: 1,000 samples of 1,024 features
-    are 2 MB), and the first firing of a run those at the initial weights (``initial_features.npz``). Writes
+    (pooled) features in its moment folder as ``features.npz`` (2 bytes per value, float32 for layers of at most 256 KiB:
+    1,000 samples of 1,024 features are 1.6 MB compressed), and the first firing of a run those at the initial weights
+    (``initial_features.npz``). Writes
     ``drift.npz`` (``cka``: layers x moments, the first column the initial weights and the last this moment;
     ``layers``, ``moments``, ``n_samples``), ``drift.json``, the heatmap ``drift.png`` (also in TensorBoard) and
     TensorBoard scalars ``<name>/<layer>/initial`` and ``<name>/<layer>/previous``: each layer's CKA with its initial
@@ -187,8 +188,8 @@ def stored_arrays(features: dict[str, dict[str, np.ndarray]], index: np.ndarray,
 
 
 def stored_bytes(rows: int, widths: list[int]) -> int:
-    """A cap on a features file of ``rows`` samples and layers of ``widths``: twice its size unpacked, and 1 MB."""
-    return 2 * (rows * (8 + 2 * sum(widths)) + 8 * sum(widths)) + (1 << 20)
+    """A cap on a features file of ``rows`` samples and layers of ``widths``: twice its size unpacked (float32), and 1 MB."""
+    return 2 * (rows * (8 + 4 * sum(widths)) + 8 * sum(widths)) + (1 << 20)
 
 
 def stored_header(arrays: dict[str, np.ndarray], index: np.ndarray, path: Path) -> tuple[int, list[str]]:
@@ -208,7 +209,7 @@ def stored_layer(arrays: dict[str, np.ndarray], layers: list[str], layer: str, s
         return None
     i = layers.index(layer)
     values, scale = arrays.get(f"values:{i}"), arrays.get(f"scale:{i}")
-    if values is None or scale is None or values.dtype != DTYPE or values.shape != shape or scale.dtype != np.float32 \
+    if values is None or scale is None or values.dtype != storage_dtype(*shape) or values.shape != shape or scale.dtype != np.float32 \
             or scale.shape != shape[1:]:
         return None
     features = centred(values, scale)
