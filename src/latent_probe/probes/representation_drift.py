@@ -46,10 +46,9 @@ class RepresentationDrift(Probe):
     On a fixed seeded sample of ``split`` (``max_samples``, default 1,000), every firing stores each chosen layer's
     (pooled) features in its moment folder as ``features.npz`` (2 bytes per value, float32 for layers of at most 256 KiB:
     1,000 samples of 1,024 features are 1.6 MB compressed), and the first firing of a run those at the initial weights
-    (``initial_features.npz``). Writes
-    ``drift.npz`` (``cka``: layers x moments, the first column the initial weights and the last this moment;
-    ``layers``, ``moments``, ``n_samples``), ``drift.json``, the heatmap ``drift.png`` (also in TensorBoard) and
-    TensorBoard scalars ``<name>/<layer>/initial`` and ``<name>/<layer>/previous``: each layer's CKA with its initial
+    (``initial_features.npz``). Writes ``drift.npz`` (``cka``: layers x moments, the first column the initial weights and
+    the last this moment; ``layers``, ``moments``, ``n_samples``), ``drift.json``, the heatmap ``drift.png`` (also in
+    TensorBoard) and TensorBoard scalars ``<name>/<layer>/initial`` and ``<name>/<layer>/previous``: each layer's CKA with its initial
     state and with the previous moment stored, curves over training. Layers of at most 2,048 stored features.
 
     Args:
