@@ -1,4 +1,4 @@
-"""One short fit of the digits net with probes attached through a ``ProbeRunner``, and a net that counts the rows the
+"""A short fit of the digits net with probes attached through a ``ProbeRunner``, and a net that counts the rows the
 probes' passes forward (the engine's sharing is checked on the model itself)."""
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ class CountingNet(TinyDigitNet):
         return super().forward(x)
 
 
-def fit_with_probes(folder: Path, probes: list) -> tuple[CountingNet, Path]:
-    """One short epoch (3 batches, no validation) of a seeded ``CountingNet`` with ``probes`` at their moments; returns
-    the model and the run's probes folder."""
+def fit_with_probes(folder: Path, probes: list, epochs: int = 1, callbacks: tuple = ()) -> tuple[CountingNet, Path]:
+    """Short epochs (3 batches each, no validation) of a seeded ``CountingNet`` with ``probes`` at their moments (and
+    ``callbacks`` after them); returns the model and the run's probes folder."""
     torch.manual_seed(0)
     model = CountingNet()
-    trainer = pl.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, accelerator="cpu", enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[ProbeRunner(probes)],
+    trainer = pl.Trainer(max_epochs=epochs, limit_train_batches=3, limit_val_batches=0, accelerator="cpu",
+                         enable_checkpointing=any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in callbacks),
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[ProbeRunner(probes), *callbacks],
                          logger=pl.loggers.TensorBoardLogger(str(folder), name="run", version=0))
     trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
     return model, Path(folder) / "run" / "version_0" / "probes"

@@ -52,12 +52,13 @@ def fit_checkpoint(cwd: Path, experiment: str, *args: str) -> str:
     return str(latest_run(cwd, experiment) / "checkpoints" / "last.ckpt")
 
 
-def probe_on_one_and_two_processes(cwd: Path, experiment: str, *args: str) -> list[Path]:
-    """``latent-probe probe ARGS`` with 1, then 2 CPU DDP processes; returns each run's ``probes/`` folder."""
+def probe_on_one_and_two_processes(cwd: Path, experiment: str, *args: str, each: tuple = ((), ())) -> list[Path]:
+    """``latent-probe probe ARGS`` with 1, then 2 CPU DDP processes (``each``: options of the first and of the second);
+    returns each run's ``probes/`` folder."""
     folders = []
-    for devices in (1, 2):
+    for devices, own in zip((1, 2), each):
         done = run_subprocess(
-            "probe", *args, "--trainer.accelerator=cpu", f"--trainer.devices={devices}", "--trainer.strategy=ddp",
+            "probe", *args, *own, "--trainer.accelerator=cpu", f"--trainer.devices={devices}", "--trainer.strategy=ddp",
             "--trainer.enable_progress_bar=false", cwd=cwd, env=SUBPROCESS_ENV,
         )
         assert done.returncode == 0, done.stderr[-3000:]

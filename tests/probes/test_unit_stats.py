@@ -4,6 +4,7 @@ same forward pass as the probes that gather a sample, and the same on 1 and 2 pr
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,12 +55,17 @@ def test_a_stream_and_a_sample_share_one_pass(tmp_path):
 
 @pytest.mark.slow
 def test_one_and_two_processes_give_the_same_statistics(tmp_path):
-    """Both streaming probes (UnitStats and LayerSimilarity's CKA) in one pass, on 1 and 2 DDP processes."""
+    """Both streaming probes (UnitStats and LayerSimilarity's CKA) in one pass, on 1 and 2 DDP processes; and
+    RepresentationDrift, whose pass at the initial weights and whose reading of the run folder are shared the same way."""
     probes = [{"class_path": "UnitStats", "init_args": {"layers": LAYERS}},
-              {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}}]
+              {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}},
+              {"class_path": "RepresentationDrift", "init_args": {"layers": LAYERS, "every_n_epochs": 0, "moments": []}}]
     probe = ["--probes", json.dumps(probes)]
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probe)
-    one, two = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint)
+    # Named apart, so that each run computes its own initial features (none stored before it) on its own processes.
+    one, two = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint,
+                                              each=(["--probes.2.name=drift_one"], ["--probes.2.name=drift_two"]))
+    assert_same_drift(one / "drift_one", two / "drift_two")
     for name, file in (("unit_stats", "unit_stats.npz"), ("layer_similarity", "similarity.npz")):
         moments = [sorted(p.name for p in (folder / name).iterdir() if p.name.startswith("probe"))[-1] for folder in (one, two)]
         with np.load(one / name / moments[0] / file) as first, np.load(two / name / moments[1] / file) as second:
@@ -72,3 +78,20 @@ def test_one_and_two_processes_give_the_same_statistics(tmp_path):
     counts = [json.loads((f / "unit_stats" / sorted(p.name for p in (f / "unit_stats").iterdir())[-1] / "stats.json").read_text())
               ["n_samples"] for f in (one, two)]
     assert counts[0] == counts[1]
+
+
+def assert_same_drift(one: Path, two: Path) -> None:
+    """The only moment of two RepresentationDrift folders: the same stored features and CKA matrix."""
+    (first,), (second,) = (list(folder.iterdir()) for folder in (one, two))
+    for name in ("features.npz", "initial_features.npz", "drift.npz"):
+        with np.load(first / name) as a, np.load(second / name) as b:
+            assert sorted(a.files) == sorted(b.files)
+            for key in a.files:
+                # float16 values lie in [-1, 1]: a float32 rounding apart becomes at most one unit in the last place
+                if a[key].dtype.kind == "f":
+                    atol = 2.0**-10 if a[key].dtype == np.float16 else 1e-6
+                    np.testing.assert_allclose(b[key].astype(np.float64), a[key], rtol=1e-5, atol=atol, err_msg=f"{name}/{key}")
+                elif key != "moments":  # the moments are named by each run (probe, probe-2)
+                    assert (a[key] == b[key]).all(), f"{name}/{key}"
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["initial_weights"]["digest"] == json.loads((first / "manifest.json").read_text())["initial_weights"]["digest"]

@@ -52,10 +52,10 @@ class ProbeTrainer(pl.Trainer):
         if runner is None or not runner.probes:
             available = ", ".join(list_probes()) or "none registered yet"
             raise ConfigError(f"no probes configured: add a `probes:` list to the config (available: {available})")
+        if not runner.prepared:  # before the checkpoint's weights: the runner keeps the initial weights when prepared
+            runner.prepare(model, build_data_spec(datamodule=datamodule))
         if ckpt_path is not None:
             load_checkpoint_weights(model, ckpt_path)
-        if not runner.prepared:
-            runner.prepare(model, build_data_spec(datamodule=datamodule))
         moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in runner.probes])
         runner.fire_once_at(moment)
         self.posthoc_moment = moment  # the saved config is named after it (cli/run_config.py)

@@ -5,10 +5,11 @@ from latent_probe.probes.filters import FilterTiler
 from latent_probe.probes.influence import InfluenceMapper
 from latent_probe.probes.layer_transform import LayerTransformRecorder
 from latent_probe.probes.linear import LinearProbe
+from latent_probe.probes.representation_drift import RepresentationDrift
 from latent_probe.probes.similarity import LayerSimilarity
 from latent_probe.probes.unit_stats import UnitStats
 from latent_probe.probing import MomentWriter, Probe
 from latent_probe.registry import register_probe
 
 __all__ = ["EmbeddingDumper", "FilterTiler", "InfluenceMapper", "LayerSimilarity", "LayerTransformRecorder", "LinearProbe",
-           "MomentWriter", "Probe", "UnitStats", "register_probe"]
+           "MomentWriter", "Probe", "RepresentationDrift", "UnitStats", "register_probe"]

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from latent_probe.errors import ConfigError, require_choice
 from latent_probe.probing.collection import Activations
 from latent_probe.probing.hooks import device_of
+from latent_probe.probing.initial_weights import CURRENT, INITIAL, WEIGHTS
 
 if TYPE_CHECKING:
     from latent_probe.probing.pass_plan import SharedPasses
@@ -24,14 +26,29 @@ class Firing:
         moment: the moment's name (``fit_end``, ``epoch=0004``, ``probe``, a model phase, ...).
         trainer: the Lightning trainer (for ``strategy``, ``global_step``, ...).
         model: the probed module (a LightningModule, or a plain ``nn.Module`` in ``latent-probe probe`` / notebook runs).
+        run_dir: the run folder (``probes/<probe>/<moment>/`` lie under it), the same on every rank.
+        used_initial_weights: whether the probe read activations at the initial weights (its manifest then says so).
     """
 
-    def __init__(self, probe: Probe, moment: str, trainer: Any, model: nn.Module, passes: SharedPasses) -> None:
+    def __init__(self, probe: Probe, moment: str, trainer: Any, model: nn.Module, passes: SharedPasses,
+                 run_dir: str | None = None) -> None:
         self.probe, self.moment, self.trainer, self.model, self._passes = probe, moment, trainer, model, passes
+        self.run_dir = run_dir
+        self.used_initial_weights = False
 
-    def activations(self, split: str | None = None, keep_inputs: bool = False) -> Activations:
-        """The probe's layers on its samples of ``split`` (default: its own), gathered from every rank in dataset-index order."""
-        return self._passes.view(self.probe, split or self.probe.split, keep_inputs or self.probe.keeps_inputs)
+    def activations(self, split: str | None = None, keep_inputs: bool = False, weights: str = CURRENT) -> Activations:
+        """The probe's layers on its samples of ``split`` (default: its own), gathered from every rank in dataset-index order.
+
+        ``weights="initial"``: at the model's weights as built, before training (the probe declares
+        ``needs_initial_weights``); the model's own weights are back once this returns.
+        """
+        require_choice("weights", weights, WEIGHTS)
+        if weights == INITIAL:
+            if not self.probe.needs_initial_weights:
+                raise ConfigError(f"probe {self.probe.name!r} asks for activations at the initial weights without declaring "
+                                  "them: set `needs_initial_weights = True` on its class")
+            self.used_initial_weights = True
+        return self._passes.view(self.probe, split or self.probe.split, keep_inputs or self.probe.keeps_inputs, weights)
 
     @property
     def stream(self) -> StreamState:

@@ -25,12 +25,15 @@ def already_written(log_dir: str | Path, probe: Probe, moment: str, step: int) -
 
 
 def write_moment(log_dir: str | Path, probe: Probe, moment: str, step: int, result: Any, tensorboard: Any,
-                 same_firing_as: str | None = None) -> None:
-    """Write ``result`` through ``probe.write`` into a fresh moment folder; the manifest and marker come last."""
+                 same_firing_as: str | None = None, notes: dict[str, Any] | None = None) -> None:
+    """Write ``result`` through ``probe.write`` into a fresh moment folder; the manifest and marker come last.
+
+    ``notes``: what the manifest adds about the firing (``initial_weights`` when it read activations at them).
+    """
     folder = moment_dir(log_dir, probe.name, moment)
     if folder.exists():  # stale (another step) or half-written (a killed run): none of it may stay mixed in
         shutil.rmtree(folder)
-    about = describe(probe)
+    about = {**describe(probe), **(notes or {})}
     if same_firing_as:  # computed once per training step: the second name says which firing it repeats
         about["same_firing_as"] = same_firing_as
     out = MomentWriter(log_dir, probe.name, moment, step, tensorboard, about, background=True)

@@ -5,12 +5,14 @@ forward pass over the largest sample any of them wants (a smaller seeded sample 
 same seed), recording the union of their layers; streaming probes fold every batch of that pass into their states.
 The plan depends only on the set of due probes, never on their order, so sharing is deterministic. A request the
 plan did not foresee (a split a probe did not declare) gets a pass of its own: sharing changes how often the model
-runs, never what a probe receives.
+runs, never what a probe receives. A probe that declares ``needs_initial_weights`` also gets a pass at the model's
+initial weights planned (run only if asked for): probes that want activations at them share it as they share the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ from torch import nn
 
 from latent_probe.dataspec import DataSpec
 from latent_probe.probing.collection import Activations, PassReport, PassRequest, Streamer, run_pass, sample_activations
+from latent_probe.probing.initial_weights import CURRENT, INITIAL, InitialWeights, initial_weights_in
 from latent_probe.probing.probe import Probe
 from latent_probe.probing.sharding import select_indices
 from latent_probe.probing.stream import StreamState
@@ -32,6 +35,7 @@ class PassKey:
     seed: int
     batch_size: int
     pooling: Any
+    weights: str = CURRENT  # or INITIAL: the pass runs at the model's initial weights
 
 
 @dataclass
@@ -40,6 +44,7 @@ class PlannedPass:
 
     request: PassRequest
     readers: list[Probe]
+    weights: str = CURRENT
     streams: dict[str, StreamState] = field(default_factory=dict)
     result: Activations | None = None
     error: Exception | None = None
@@ -53,18 +58,21 @@ def plan_passes(probes: Sequence[Probe], spec: DataSpec, device: torch.device) -
         for split in probe.splits():
             key = PassKey(split, probe.seed, probe.batch_size_on(device), probe.pooling)
             groups.setdefault(key, []).append(probe)
+            if probe.needs_initial_weights:
+                groups.setdefault(PassKey(split, key.seed, key.batch_size, key.pooling, INITIAL), []).append(probe)
     return {key: _planned(key, members, spec, device) for key, members in groups.items()}
 
 
 def _planned(key: PassKey, members: list[Probe], spec: DataSpec, device: torch.device) -> PlannedPass:
     size = len(spec.dataset(key.split))  # type: ignore[arg-type]
-    gatherers = [p for p in members if not p.streams]
-    streamers = [p for p in members if p.streams]
+    at_initial = key.weights == INITIAL  # a stream reads the current weights: at the initial ones every reader gathers
+    gatherers = [p for p in members if at_initial or not p.streams]
+    streamers = [p for p in members if not at_initial and p.streams]
     layers = list(dict.fromkeys(layer for p in members for layer in p.layers))
     gathered = _largest([p.max_samples for p in gatherers], size) if gatherers else 0
     request = PassRequest(key.split, layers, _largest([p.max_samples for p in members], size), gathered, key.batch_size,
                           key.seed, key.pooling, keep_inputs=any(p.keeps_inputs for p in gatherers))
-    planned = PlannedPass(request, gatherers)
+    planned = PlannedPass(request, gatherers, key.weights)
     for probe in streamers:
         state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers}).to(device)
         planned.streams[probe.name] = state
@@ -78,19 +86,23 @@ def _largest(sizes: list[int | None], total: int) -> int | None:
 
 class SharedPasses:
     """The planned passes of one moment, each run once (on first use, in the same order on every rank); each pass tells
-    ``report`` (probing/progress.py) how far it got."""
+    ``report`` (probing/progress.py) how far it got. ``initial``: the model's initial weights (when a probe needs them)."""
 
     def __init__(self, trainer: Any, model: nn.Module, spec: DataSpec, probes: Sequence[Probe], device: torch.device,
-                 report: PassReport | None = None) -> None:
+                 report: PassReport | None = None, initial: InitialWeights | None = None) -> None:
         self.trainer, self.model, self.spec, self.device, self.report = trainer, model, spec, device, report
+        self.initial = initial
         self.plan = plan_passes([p for p in probes if p.reads_activations and p.layers], spec, device)
 
-    def view(self, probe: Probe, split: str, keep_inputs: bool) -> Activations:
-        """``probe``'s layers and rows of ``split``: from its planned pass when that covers them, else from a pass of its own."""
-        planned = self._planned(probe, split)
+    def view(self, probe: Probe, split: str, keep_inputs: bool, weights: str = CURRENT) -> Activations:
+        """``probe``'s layers and rows of ``split`` at ``weights``: from its planned pass when that covers them, else from a
+        pass of its own."""
+        planned = self._planned(probe, split, weights)
         if planned is None or probe not in planned.readers or (keep_inputs and not planned.request.keep_inputs):
-            return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, probe.max_samples,
-                                      probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device, self.report)
+            with self._weights(weights):
+                return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, probe.max_samples,
+                                          probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device,
+                                          self.report)
         return _view(self._run(planned), probe, split, keep_inputs, self.spec)
 
     def stream(self, probe: Probe) -> StreamState:
@@ -101,15 +113,29 @@ class SharedPasses:
         self._run(planned)
         return planned.streams[probe.name]
 
-    def _planned(self, probe: Probe, split: str) -> PlannedPass | None:
-        key = PassKey(split, probe.seed, probe.batch_size_on(self.device), probe.pooling)
+    def _planned(self, probe: Probe, split: str, weights: str = CURRENT) -> PlannedPass | None:
+        key = PassKey(split, probe.seed, probe.batch_size_on(self.device), probe.pooling, weights)
         return self.plan.get(key)
+
+    @contextmanager
+    def _weights(self, weights: str) -> Iterator[None]:
+        """The model at ``weights`` inside the block: as it is, or with its initial weights swapped in."""
+        if weights == CURRENT:
+            yield
+            return
+        if self.initial is None:
+            raise RuntimeError("the initial weights were not kept: the runner keeps them when it is prepared or set up, "
+                               "for probes that declare needs_initial_weights")
+        self.initial.agree(self.trainer.strategy, self.trainer.world_size, self.device)
+        with initial_weights_in(self.model, self.initial):
+            yield
 
     def _run(self, planned: PlannedPass) -> Activations | None:
         if not planned.done:
             planned.done = True
             try:
-                planned.result = run_pass(self.trainer, self.model, self.spec, planned.request, self.device, self.report)
+                with self._weights(planned.weights):
+                    planned.result = run_pass(self.trainer, self.model, self.spec, planned.request, self.device, self.report)
             except Exception as error:  # noqa: BLE001  every probe of this pass fails with it (each on its own)
                 planned.error = error
         if planned.error is not None:

@@ -16,10 +16,11 @@ A new probe is one small file::
             out.json("mean.json", result)
             out.scalars({f"{self.name}/{layer}": v for layer, v in result.items()})
 
-A probe declares what it reads (``layers``, ``split``/``splits()``, ``max_samples``, ``keeps_inputs``); the run's
-``ProbeRunner`` (runner.py) decides when it is due, plans one forward pass per split for every probe due at that
-moment, and hands each its view. A *streaming* probe (``streams = True``) sees every batch of the whole split through
-``update`` instead of a gathered sample, with states reduced across processes (``stream.py``), as torchmetrics does.
+A probe declares what it reads (``layers``, ``split``/``splits()``, ``max_samples``, ``keeps_inputs``,
+``needs_initial_weights``); the run's ``ProbeRunner`` (runner.py) decides when it is due, plans one forward pass per
+split for every probe due at that moment, and hands each its view. A *streaming* probe (``streams = True``) sees
+every batch of the whole split through ``update`` instead of a gathered sample, with states reduced across processes
+(``stream.py``), as torchmetrics does.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class Probe:
     keeps_inputs: ClassVar[bool] = False  # True: asks for the inputs with its activations (its pass keeps them)
     needs_layers: ClassVar[bool] = True  # setup fails when no layer is left to read
     streams: ClassVar[bool] = False  # True: consumes its split batch by batch (start_stream / update), not a gathered sample
+    # True: the runner keeps a CPU copy of the model's weights as built, before training and before a checkpoint's
+    # weights, and firing.activations(weights="initial") reads the layers at them (initial_weights.py)
+    needs_initial_weights: ClassVar[bool] = False
 
     def __init__(
         self,

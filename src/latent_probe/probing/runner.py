@@ -5,7 +5,9 @@ moment it decides which probes are due (``due``: one rule), plans the moment's p
 (pass_plan.py), gives each probe its ``Firing``, computes on every rank and writes on global rank 0. A probe due at
 two moments of the same training step (the last epoch's ``epoch=N`` and ``fit_end``) is computed once; the second
 folder's manifest says ``same_firing_as``. The probes' state (moments fired, the one an interrupt stopped, a probe's
-own history) survives a resume in the runner's checkpoint entry, keyed by probe name.
+own history) survives a resume in the runner's checkpoint entry, keyed by probe name. When a probe declares
+``needs_initial_weights`` the runner keeps the model's weights as built (initial_weights.py) and their digest in the
+checkpoint.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from latent_probe.errors import ConfigError
 from latent_probe.probing.firing import Firing
 from latent_probe.probing.hooks import device_of
 from latent_probe.probing.host import probed_model
+from latent_probe.probing.initial_weights import InitialWeights
 from latent_probe.probing.moment_output import already_written, tensorboard_writer, write_moment
 from latent_probe.probing.moments import epoch_moment
 from latent_probe.probing.pass_plan import SharedPasses
@@ -48,7 +51,10 @@ class ProbeRunner(Callback):
         self._writing: dict[str, str] = {}  # probe -> the moment being written (an interrupt's checkpoint records it)
         self._interrupted: dict[str, str] = {}  # restored from such a checkpoint: redone before training goes on
         self._posthoc: str | None = None  # `latent-probe probe`: every probe fires once, at this moment
-        self._last: dict[str, tuple[tuple, str, Any]] = {}  # probe -> (step stamp, moment, result) of its last computation
+        # probe -> (step stamp, moment, result, what its manifest adds) of its last computation
+        self._last: dict[str, tuple[tuple, str, Any, dict]] = {}
+        self.initial: InitialWeights | None = None  # the model's weights as built, kept when a probe needs them
+        self._run_start_digest: str | None = None  # a resumed run: the digest of the initial weights the run started with
 
     @property
     def state_key(self) -> str:
@@ -60,6 +66,13 @@ class ProbeRunner(Callback):
         """Set every probe up on ``model`` and ``spec`` (one setup forward pass); raises ``ConfigError`` on a problem."""
         prepare_probes(self.probes, model, spec)
         self.spec = spec
+        self.keep_initial_weights(model)
+
+    def keep_initial_weights(self, model: nn.Module) -> None:
+        """Keep a CPU copy of ``model``'s parameters and buffers once, if a probe needs them (before training and
+        before any checkpoint's weights: ``prepare`` and Lightning's ``setup`` hook both come before those)."""
+        if self.initial is None and any(probe.needs_initial_weights for probe in self.probes):
+            self.initial = InitialWeights(model)
 
     @property
     def prepared(self) -> bool:
@@ -74,6 +87,7 @@ class ProbeRunner(Callback):
         """Outside the CLI, set the probes up from the trainer's datamodule; plain dataloaders are read at the first moment."""
         if not self.prepared and data_readable_at_setup(trainer):
             self.prepare(probed_model(pl_module), build_data_spec(trainer=trainer))
+        self.keep_initial_weights(probed_model(pl_module))  # plain dataloaders: the probes are prepared only at the first moment
 
     # ----- when probes are due -------------------------------------------------------------------
     def due(self, probe: Probe, moment: str, epoch: int) -> bool:
@@ -129,7 +143,7 @@ class ProbeRunner(Callback):
         stamp = (trainer.global_step, str(trainer.state.fn))
         with moment_progress(trainer, moment, [p.name for p in due], log_dir) as progress:  # shown on rank 0 only
             passes = SharedPasses(trainer, model, self.spec, [p for p in due if not self._reusable(p, stamp)], device_of(model),
-                                  progress.pass_over)
+                                  progress.pass_over, self.initial)
             for probe in due:
                 # A resumed run redoes the epoch it was killed in: a moment already written completely, at this same training
                 # step, stays as it was. One written at another step (a finished run trained further: fit_end) is redone.
@@ -145,23 +159,18 @@ class ProbeRunner(Callback):
                   stamp: tuple) -> bool:
         """Compute and write one probe's moment; whether it was written (a failure is skipped with a warning, or raised)."""
         self._writing[probe.name] = moment  # left set if an interrupt (a BaseException) stops this firing
-        result, error, same_as = None, None, None
+        same_as = None
         if self._reusable(probe, stamp):  # the same weights at the same step: the same result
-            _, same_as, result = self._last[probe.name]
+            _, same_as, result, notes = self._last[probe.name]
+            error = None
         else:
-            try:
-                # Lightning fires validation and test hooks under inference mode, where no autograd graph can be built:
-                # leave it, so that probes that differentiate (integrated gradients, saliency) work at every moment.
-                with torch.inference_mode(False):
-                    result = probe.compute(Firing(probe, moment, trainer, model, passes))
-            except Exception as caught:  # noqa: BLE001  a probe must not kill training unless strict
-                error = caught
+            result, error, notes = self._compute(Firing(probe, moment, trainer, model, passes, log_dir))
         device = device_of(model)
         failed = any_rank(trainer.strategy, error is not None, device)
         if not failed and trainer.is_global_zero:
             try:
                 write_moment(log_dir, probe, moment, trainer.global_step, result,
-                             None if same_as else tensorboard_writer(trainer), same_as)  # TensorBoard has that step already
+                             None if same_as else tensorboard_writer(trainer), same_as, notes)  # TensorBoard has that step already
             except Exception as caught:  # noqa: BLE001
                 error = caught
         failed = any_rank(trainer.strategy, error is not None, device)
@@ -172,8 +181,21 @@ class ProbeRunner(Callback):
         if moment not in self.fired[probe.name]:
             self.fired[probe.name].append(moment)
         if same_as is None:
-            self._last[probe.name] = (stamp, moment, result)
+            self._last[probe.name] = (stamp, moment, result, notes)
         return True
+
+    def _compute(self, firing: Firing) -> tuple[Any, Exception | None, dict[str, Any]]:
+        """The probe's result or the error it raised, and what its manifest adds (the initial weights, when it read them)."""
+        result, error = None, None
+        try:
+            # Lightning fires validation and test hooks under inference mode, where no autograd graph can be built:
+            # leave it, so that probes that differentiate (integrated gradients, saliency) work at every moment.
+            with torch.inference_mode(False):
+                result = firing.probe.compute(firing)
+        except Exception as caught:  # noqa: BLE001  a probe must not kill training unless strict
+            error = caught
+        used = firing.used_initial_weights and self.initial is not None
+        return result, error, {"initial_weights": self.initial.record()} if used else {}  # type: ignore[union-attr]
 
     def _fail(self, probe: Probe, moment: str, error: BaseException | None) -> None:
         reason = f"{type(error).__name__}: {error}" if error is not None else "it failed on another rank"
@@ -183,9 +205,14 @@ class ProbeRunner(Callback):
 
     # ----- state that survives resume ----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Per probe: the moments fired, the one being written (saved by an interrupt) and the probe's own history."""
-        return {"probes": {probe.name: {"fired": list(self.fired[probe.name]), "interrupted": self._writing.get(probe.name),
-                                        **probe.extra_state()} for probe in self.probes}}
+        """Per probe: the moments fired, the one being written (saved by an interrupt) and the probe's own history; the
+        digest of the initial weights the run started with, when kept."""
+        state: dict[str, Any] = {"probes": {probe.name: {"fired": list(self.fired[probe.name]),
+                                                         "interrupted": self._writing.get(probe.name), **probe.extra_state()}
+                                            for probe in self.probes}}
+        if self.initial is not None:
+            state["initial_weights_digest"] = self._run_start_digest or self.initial.digest
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned (on resume); probes the checkpoint does not know start afresh."""
@@ -198,3 +225,14 @@ class ProbeRunner(Callback):
             if isinstance(state.get("interrupted"), str):
                 self._interrupted[probe.name] = state["interrupted"]
             probe.load_extra_state(state)
+        self._compare_initial_weights(state_dict.get("initial_weights_digest"))
+
+    def _compare_initial_weights(self, digest: Any) -> None:
+        # A resumed run built its model again: equal to the run's start only if built the same way (same seed).
+        if not isinstance(digest, str) or self.initial is None:
+            return
+        self._run_start_digest = digest
+        self.initial.same_as_run_start = digest == self.initial.digest
+        if not self.initial.same_as_run_start:
+            rank_zero_warn("the resumed run's model, built again from its config, differs from the one the run started with "
+                           "(another seed?): probes reading the initial weights read the rebuilt ones, and their manifests say so")

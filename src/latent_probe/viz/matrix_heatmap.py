@@ -1,0 +1,73 @@
+"""A rows x columns heatmap drawn straight into pixels (``viz.raster``): a cell per pair, row names on the left, column
+names slanted below (every k-th when they would crowd), values written in the cells when they fit, and a colour bar.
+``similarity_heatmap`` is its square case (layers against layers); this one draws layers against moments too."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+
+from latent_probe.viz.accuracy_charts import short_name
+from latent_probe.viz.raster import Canvas, colorbar, colormapped, font
+from latent_probe.viz.slanted_text import slanted_extent, slanted_text
+
+LABEL_SIZE = 10
+MISSING = (200, 200, 200)  # a cell with no value
+LABEL_GAP = 13  # pixels between slanted column names, at least
+
+
+def matrix_heatmap(rows: list[str], columns: list[str], matrix: np.ndarray, title: str, label: str = "linear CKA",
+                   limits: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """``matrix`` (``len(rows) x len(columns)``) as coloured cells, NaN in grey; ``(H, W, 3)`` uint8."""
+    matrix = np.asarray(matrix, dtype=np.float64).reshape(len(rows), len(columns))
+    width, height = _cell(len(columns), 720), _cell(len(rows), 480)
+    row_names, column_names = [short_name(n) for n in rows], [short_name(n) for n in columns]
+    row_size, column_size = _text_size(height), _text_size(max(width, LABEL_GAP))
+    every = math.ceil(LABEL_GAP / width)  # column names at least LABEL_GAP apart
+    shown = [(j, name) for j, name in enumerate(column_names) if j % every == 0 or j == len(columns) - 1]
+    reach = {j: slanted_extent(name, column_size) for j, name in shown}
+    left = int(max([40.0] + [font(row_size).getlength(n) + 14 for n in row_names]
+                   + [r[0] - width * (j + 0.5) + 12 for j, r in reach.items()]))
+    top, bottom = 40, int(max([16.0] + [r[1] for r in reach.values()])) + 14
+    side_x, side_y = width * len(columns), height * len(rows)
+    canvas = Canvas(max(left + side_x + 90, int(font(13).getlength(title)) + 30), top + side_y + bottom)
+    canvas.text((canvas.size[0] / 2, 10), title, size=13, anchor="ma")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad=np.array(MISSING) / 255)
+    cells = colormapped(np.ma.masked_invalid(matrix), cmap, *limits)
+    canvas.paste(np.repeat(np.repeat(cells, height, axis=0), width, axis=1), (left, top))
+    canvas.rectangle((left - 1, top - 1, left + side_x, top + side_y))
+    for i, name in enumerate(row_names):
+        canvas.text((left - 6, top + height * (i + 0.5)), name, size=row_size, anchor="rm")
+    for j, name in shown:
+        middle = left + width * (j + 0.5)
+        canvas.line([(middle, top + side_y), (middle, top + side_y + 3)])
+        slanted_text(canvas, (middle + 3, top + side_y + 8), name, column_size)
+    if width >= 30 and height >= 20:
+        _values(canvas, matrix, (left, top), (width, height), limits)
+    colorbar(canvas, (left + side_x + 14, top, 12, min(side_y, 240)), cmap, *limits, label=label)
+    return canvas.pixels()
+
+
+def _cell(count: int, room: int) -> int:
+    """Pixels per cell along a side of ``count`` cells: the room shared out, within 6 to 64."""
+    return int(np.clip(room / max(count, 1), 6, 64))
+
+
+def _text_size(cell: int) -> int:
+    return int(np.clip(cell * 0.7, 6, LABEL_SIZE))  # rows of labels stay apart however many there are
+
+
+def _values(canvas: Canvas, matrix: np.ndarray, origin: tuple[int, int], cell: tuple[int, int],
+            limits: tuple[float, float]) -> None:
+    """Each cell's value written in it, dark on light colours and light on dark ones."""
+    size = min(11, cell[1] // 3, cell[0] // 4)
+    for (i, j), value in np.ndenumerate(matrix):
+        text = f"{value:.2f}" if np.isfinite(value) else "n/a"
+        dark = not np.isfinite(value) or value > limits[0] + 0.6 * (limits[1] - limits[0])
+        canvas.text((origin[0] + cell[0] * (j + 0.5), origin[1] + cell[1] * (i + 0.5)), text, size=size, anchor="mm",
+                    fill=(0, 0, 0) if dark else (255, 255, 255))
+
+
+__all__ = ["matrix_heatmap"]
