@@ -169,6 +169,8 @@ BUILTINS: dict[str, dict[str, tuple[str, str]]] = {
                                    "model (affine map, activation, ...) and draw them moving."),
         "LinearProbe": ("latent_probe.probes.linear", "Fit a linear classifier on each layer's activations (train split) and "
                         "report its accuracy (val split)."),
+        "ModelSimilarity": ("latent_probe.probes.model_similarity", "Linear CKA between each chosen layer of the model and each "
+                            "layer of a reference model (same architecture, other weights)."),
         "RepresentationDrift": ("latent_probe.probes.representation_drift", "Linear CKA of each layer now with the same layer "
                                 "at every earlier moment and at the initial weights: how training moves it."),
         "UnitStats": ("latent_probe.probes.unit_stats", "Per-unit mean, variance and maximum of each chosen layer over a whole "

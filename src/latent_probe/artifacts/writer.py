@@ -129,6 +129,10 @@ class MomentWriter:
                 warnings.warn(f"probe {self.probe_name!r} at {self.moment}: {key!r} has NaN or inf values; skipped", stacklevel=2)
         return kept
 
+    def note(self, key: str, value: Any) -> None:
+        """Add ``key: value`` (JSON data) to what the moment's ``manifest.json`` says of the probe, e.g. the model it compared with."""
+        self.about[key] = value
+
     # ----- TensorBoard ---------------------------------------------------------------------
     def image(self, tag: str, image) -> None:
         """Log an image to TensorBoard (no file)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from latent_probe.cli.compare_args import HELP as COMPARE_HELP
+
 SUBCOMMANDS = {
     "fit": "train a model from a config (LightningCLI), probes firing at their moments",
     "validate": "run the validation loop once",
     "test": "run the test loop once (probes with moments: [test_end] fire)",
     "predict": "run the predict loop",
     "probe": "run the configured probes once on a model, no training (moment `probe`)",
+    "compare": "compare a model with a reference of its architecture (another run, a checkpoint, weights, initial): "
+               "linear CKA of layers x layers (moment `compare`)",
     "list": "list registered models, datamodules and probes, plugins included: list [models|datamodules|probes]",
     "report": "(re)write a run's report.html: report RUN_DIR",
     "layers": "list every module of a config's model: calls, output, the part a probe reads, which probes can read it",
@@ -25,6 +29,7 @@ VERBOSE_HELP = (
 )
 VERSION_FLAG = "--version"  # prints ``latent-probe <version>``
 OWN_USAGE = {
+    "compare": COMPARE_HELP,
     "list": "usage: latent-probe list [models|datamodules|probes ...]\n\nList every registered component with the first line of its doc.",
     "report": "usage: latent-probe report RUN_DIR\n\nWrite RUN_DIR/report.html: the config, the final metrics and every probe artifact.",
     "layers": "usage: latent-probe layers --config X.yaml [--json] [options of fit]\n\nBuild the config's model and data, run one "
@@ -46,7 +51,8 @@ def help_text() -> str:
 
 
 def wants_help(argv: list[str]) -> str | None:
-    """The help text ``argv`` asks for (top level, or ``list``/``report``/``layers``), else None (LightningCLI answers the rest)."""
+    """The help text ``argv`` asks for (top level, or ``list``/``report``/``layers``/``compare``), else None (LightningCLI answers
+    the rest)."""
     if not argv or argv[0] in HELP_FLAGS:
         return help_text()
     if argv[0] in OWN_USAGE and any(flag in argv[1:] for flag in HELP_FLAGS):

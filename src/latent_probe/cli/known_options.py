@@ -91,6 +91,10 @@ KNOWN_OPTIONS: dict[str, frozenset[str]] = {
         "batch_size", "every_n_epochs", "fit_split", "layers", "max_features", "max_samples", "method", "moments",
         "name", "seed", "split", "strict", "token_pooling",
     }),
+    "ModelSimilarity": frozenset({
+        "batch_size", "every_n_epochs", "layers", "max_features", "max_samples", "moments", "name", "reference",
+        "seed", "split", "strict", "token_pooling",
+    }),
     "RepresentationDrift": frozenset({
         "batch_size", "every_n_epochs", "layers", "max_features", "max_samples", "moments", "name", "seed", "split",
         "strict", "token_pooling",

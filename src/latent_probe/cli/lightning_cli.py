@@ -19,6 +19,7 @@ from latent_probe.cli.checkpoints import check_checkpoint_fits, check_hpc_checkp
 from latent_probe.cli.names import yaml_loader_resolving_names
 from latent_probe.cli.parse_errors import condense_parser_error
 from latent_probe.cli.recorded_hparams import warn_if_trained_otherwise
+from latent_probe.cli.reference_weights import attach_references
 from latent_probe.cli.run_config import SaveRunConfig
 from latent_probe.cli.run_folder_guard import RunFolderGuard
 from latent_probe.cli.runs import (
@@ -36,7 +37,7 @@ from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.dataspec import DataSpecOverrides, build_data_spec
 from latent_probe.errors import ConfigError
 from latent_probe.models.weights import load_weights
-from latent_probe.probing import Probe, ProbeRunner
+from latent_probe.probing import PROBE_MOMENT, Probe, ProbeRunner
 from latent_probe.probing.setup import check_unique_names
 from latent_probe.registry import import_builtins
 
@@ -65,7 +66,8 @@ class LatentProbeParser(LightningArgumentParser):
 class LatentProbeCLI(LightningCLI):
     """LightningCLI with registered short names, a top-level ``probes:`` list and a ``probe`` subcommand."""
 
-    def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
+    def __init__(self, args: list[str] | None = None, run: bool = True, posthoc_name: str = PROBE_MOMENT) -> None:
+        self.posthoc_name = posthoc_name  # what a post-hoc run's moment is called (`compare` for latent-probe compare)
         super().__init__(
             model_class=pl.LightningModule,
             datamodule_class=pl.LightningDataModule,
@@ -160,6 +162,8 @@ class LatentProbeCLI(LightningCLI):
             if left_out:
                 warnings.warn(f"weights {weights!r}: loaded what fits; left out {left_out}", stacklevel=2)
         runner = self.trainer.probe_runner if isinstance(self.trainer, ProbeTrainer) else None
+        if runner is not None:  # a comparison's reference read and checked now, before the setup pass and any run folder
+            attach_references(runner.probes, self.model)
         trains_on_spec = callable(getattr(self.model, "use_data_spec", None))
         if runner is not None or trains_on_spec:  # one spec, one batch rule: what the model trains on is what probes read
             spec = build_data_spec(datamodule=self.datamodule, overrides=self._get(self.config_init, "data_spec"))
@@ -200,8 +204,11 @@ class LatentProbeCLI(LightningCLI):
         if probes:  # the runner first: at an epoch's end the probes have fired before any other callback acts on the epoch
             trainer_config["callbacks"] = [ProbeRunner(probes), *configured]
         try:
-            return self._instantiate_trainer(trainer_config, extra_callbacks + defaults)
+            trainer = self._instantiate_trainer(trainer_config, extra_callbacks + defaults)
         except (ValueError, TypeError) as error:  # Lightning validates trainer arguments with these
             raise ConfigError(f"trainer: {str(error).strip().splitlines()[0]}") from error
+        if isinstance(trainer, ProbeTrainer):
+            trainer.posthoc_name = self.posthoc_name
+        return trainer
 
 

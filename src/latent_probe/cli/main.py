@@ -4,6 +4,8 @@ Example:
     $ latent-probe fit --config configs/quickstart.yaml
     $ latent-probe fit --config configs/toy_moons.yaml --model.depth 5 --trainer.max_epochs 30
     $ latent-probe probe --config configs/quickstart.yaml --ckpt_path runs/quickstart/version_0/checkpoints/last.ckpt
+    $ latent-probe compare --config configs/quickstart.yaml --ckpt_path runs/quickstart/version_0/checkpoints/last.ckpt \
+          --reference runs/quickstart/version_1
     $ latent-probe list probes
     $ latent-probe layers --config configs/quickstart.yaml
 
@@ -23,10 +25,11 @@ import sys
 from latent_probe import __version__
 from latent_probe.cli import interrupt
 from latent_probe.cli.argv_order import command_line_wins
+from latent_probe.cli.compare_args import COMPARE_MOMENT, compare_argv
 from latent_probe.cli.help import VERSION_FLAG, print_help, wants_help
 from latent_probe.cli.layers_args import layers_arguments
 from latent_probe.cli.listing import print_registered
-from latent_probe.cli.names import SUBCOMMANDS, resolve_argv_names
+from latent_probe.cli.names import STANDS_FOR, SUBCOMMANDS, resolve_argv_names
 from latent_probe.cli.option_keys import check_option_keys
 from latent_probe.cli.quiet import quiet_unless_verbose, split_verbose
 from latent_probe.errors import ConfigError, LatentProbeError, find_user_error
@@ -45,11 +48,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def check_subcommand(argv: list[str]) -> None:
     """Refuse an unknown subcommand with jsonargparse's own message, before Lightning is imported to parse the rest."""
-    if not argv or argv[0].startswith("-") or argv[0] in SUBCOMMANDS:
+    if not argv or argv[0].startswith("-") or argv[0] in SUBCOMMANDS or argv[0] in STANDS_FOR:
         return
     parser = argparse.ArgumentParser(prog="latent-probe", exit_on_error=False, add_help=False)
     commands = parser.add_subparsers(dest="subcommand")
-    for name in SUBCOMMANDS:
+    for name in (*SUBCOMMANDS, *STANDS_FOR):
         commands.add_parser(name, add_help=False)
     try:
         parser.parse_args(argv[:1])
@@ -140,12 +143,15 @@ def run_command(argv: list[str]) -> None:
 
             print_layers(args, as_json)
             return
+        moment: dict[str, str] = {}
+        if argv[:1] == ["compare"]:  # `probe` with one ModelSimilarity probe, its moment named compare
+            argv, moment = compare_argv(argv[1:]), {"posthoc_name": COMPARE_MOMENT}
         args = resolve_argv_names(command_line_wins(argv))  # config files checked here, before Lightning is imported
         check_subcommand(args)
         check_option_keys(args)
         from latent_probe.cli.lightning_cli import LatentProbeCLI
 
-        LatentProbeCLI(args=args)
+        LatentProbeCLI(args=args, **moment)
     except (KeyboardInterrupt, SystemExit) as stop:
         if interrupt.is_sigterm(stop):
             print(f"latent-probe: stopped by SIGTERM; {resume_hint()}", file=sys.stderr)

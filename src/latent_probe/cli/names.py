@@ -17,7 +17,8 @@ from latent_probe.models.regular_files import refuse_special
 from latent_probe.registry import DATAMODULES, MODELS, PROBES, Registry
 
 COMPONENT_KEYS: dict[str, Registry] = {"model": MODELS, "data": DATAMODULES, "probes": PROBES}
-SUBCOMMANDS = ("fit", "validate", "test", "predict", "probe")
+SUBCOMMANDS = ("fit", "validate", "test", "predict", "probe")  # LightningCLI's (lightning_cli.py)
+STANDS_FOR = {"compare": "probe"}  # subcommands rewritten into another before LightningCLI parses (cli/compare_args.py)
 
 
 def import_path(cls: type) -> str:

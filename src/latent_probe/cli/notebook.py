@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from latent_probe.artifacts.report import write_report
 from latent_probe.cli.notebook_display import in_kernel, show_pictures
+from latent_probe.cli.reference_weights import attach_references
 from latent_probe.cli.trainer import ProbeTrainer
 from latent_probe.data.datasets import DatasetDataModule
 from latent_probe.dataspec import DataSpecOverrides, build_data_spec, own_collate
@@ -71,6 +72,7 @@ def probe(
         raise ConfigError(f"latent_probe.probe needs at least one probe; registered: {', '.join(PROBES.list())}")
     if weights is not None:
         load_weights(model, weights)
+    attach_references(instances, model)  # a ModelSimilarity's reference file, read and checked like the weights
     runner = ProbeRunner(instances)
     runner.prepare(model, build_data_spec(datamodule=datamodule, overrides=data_spec))  # every problem before any folder
     out = Path(out)

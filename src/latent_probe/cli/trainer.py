@@ -12,7 +12,7 @@ from latent_probe.cli.checkpoints import load_checkpoint_weights
 from latent_probe.errors import ConfigError
 from latent_probe.probing import Probe, ProbeRunner, build_data_spec
 from latent_probe.probing.host import ProbeHost
-from latent_probe.probing.moments import posthoc_moment
+from latent_probe.probing.moments import PROBE_MOMENT, posthoc_moment
 from latent_probe.registry import list_probes
 
 
@@ -20,6 +20,7 @@ class ProbeTrainer(pl.Trainer):
     """``pytorch_lightning.Trainer`` with a ``probe`` method: run the configured probes on a trained model."""
 
     posthoc_moment: str | None = None  # the moment a `probe` call writes (``probe``, ``probe-2``, ...)
+    posthoc_name: str = PROBE_MOMENT  # what that moment is called: ``compare`` for `latent-probe compare`
 
     @property
     def probe_runner(self) -> ProbeRunner | None:
@@ -36,7 +37,8 @@ class ProbeTrainer(pl.Trainer):
               weights_only: bool | None = None) -> None:
         """Run the configured probes once on the model (weights from ``ckpt_path`` or the model's own), no training.
 
-        The moment is ``probe`` (``probe-2``, ... when the run folder already has one); the run's report is rewritten.
+        The moment is ``probe`` (``probe-2``, ... when the run folder already has one; ``posthoc_name`` for another name);
+        the run's report is rewritten.
         The model's own steps never run: it needs no loss and the data no labels (unless a probe needs them).
 
         Args:
@@ -56,7 +58,7 @@ class ProbeTrainer(pl.Trainer):
             runner.prepare(model, build_data_spec(datamodule=datamodule))
         if ckpt_path is not None:
             load_checkpoint_weights(model, ckpt_path)
-        moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in runner.probes])
+        moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in runner.probes], self.posthoc_name)
         runner.fire_once_at(moment)
         self.posthoc_moment = moment  # the saved config is named after it (cli/run_config.py)
         self._probe_pass(ProbeHost(model))

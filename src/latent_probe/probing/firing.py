@@ -27,7 +27,7 @@ class Firing:
         trainer: the Lightning trainer (for ``strategy``, ``global_step``, ...).
         model: the probed module (a LightningModule, or a plain ``nn.Module`` in ``latent-probe probe`` / notebook runs).
         run_dir: the run folder (``probes/<probe>/<moment>/`` lie under it), the same on every rank.
-        used_initial_weights: whether the probe read activations at the initial weights (its manifest then says so).
+        used_initial_weights: whether the probe read the initial weights or activations at them (its manifest then says so).
     """
 
     def __init__(self, probe: Probe, moment: str, trainer: Any, model: nn.Module, passes: SharedPasses,
@@ -44,11 +44,20 @@ class Firing:
         """
         require_choice("weights", weights, WEIGHTS)
         if weights == INITIAL:
-            if not self.probe.needs_initial_weights:
-                raise ConfigError(f"probe {self.probe.name!r} asks for activations at the initial weights without declaring "
-                                  "them: set `needs_initial_weights = True` on its class")
-            self.used_initial_weights = True
+            self._reads_initial_weights("activations at the initial weights")
         return self._passes.view(self.probe, split or self.probe.split, keep_inputs or self.probe.keeps_inputs, weights)
+
+    def initial_weights(self) -> dict[str, torch.Tensor]:
+        """The model's parameters and buffers as built, by name (CPU copies, the same on every rank: a collective), for a
+        probe that declares ``needs_initial_weights`` (to load them into a model of its own); its manifest records them."""
+        self._reads_initial_weights("the initial weights")
+        return self._passes.initial_weights().tensors
+
+    def _reads_initial_weights(self, what: str) -> None:
+        if not self.probe.needs_initial_weights:
+            raise ConfigError(f"probe {self.probe.name!r} asks for {what} without declaring them: set "
+                              "`needs_initial_weights = True` on its class")
+        self.used_initial_weights = True
 
     @property
     def stream(self) -> StreamState:

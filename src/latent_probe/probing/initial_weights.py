@@ -84,14 +84,15 @@ def initial_weights_in(model: nn.Module, initial: InitialWeights) -> Iterator[No
         raise RuntimeError(f"the model's parameters and buffers changed since its initial weights were kept: {changed[:5]}")
     own = {name: tensor.detach().to("cpu", copy=True) for name, tensor in tensors.items()}
     try:
-        _copy_into(tensors, initial.tensors)
+        copy_into(tensors, initial.tensors)
         yield
     finally:
-        _copy_into(tensors, own)
+        copy_into(tensors, own)
 
 
 @torch.no_grad()
-def _copy_into(targets: dict[str, torch.Tensor], sources: dict[str, torch.Tensor]) -> None:
+def copy_into(targets: dict[str, torch.Tensor], sources: dict[str, torch.Tensor]) -> None:
+    """Copy ``sources`` into the tensors ``targets`` of the same names, in place (cast to each target's device and dtype)."""
     # In place: the optimizer, DDP and any hook keep holding the same tensors; copy_ casts to the model's device and dtype.
     for name, target in targets.items():
         if target.shape != sources[name].shape:
@@ -99,4 +100,4 @@ def _copy_into(targets: dict[str, torch.Tensor], sources: dict[str, torch.Tensor
         target.copy_(sources[name])
 
 
-__all__ = ["CURRENT", "INITIAL", "WEIGHTS", "InitialWeights", "initial_weights_in", "model_tensors", "weights_digest"]
+__all__ = ["CURRENT", "INITIAL", "WEIGHTS", "InitialWeights", "copy_into", "initial_weights_in", "model_tensors", "weights_digest"]

@@ -9,7 +9,7 @@ from typing import Any
 from latent_probe.artifacts.layout import probes_dir
 from latent_probe.errors import ConfigError, UnknownNameError
 
-PROBE_MOMENT = "probe"  # `latent-probe probe` runs
+PROBE_MOMENT = "probe"  # `latent-probe probe` runs (`latent-probe compare` names its own: cli/compare_args.py)
 NAMED_MOMENTS = ("fit_end", "test_end", "validate_end")  # model phases such as `pretrain_end` come on top
 PHASES_ATTRIBUTE = "phases"  # a model lists the phase events it announces (latent_probe.models.phases) in this attribute
 
@@ -41,14 +41,15 @@ def check_moments(moments: Sequence[str], phases: Sequence[str], model: str) -> 
             raise UnknownNameError("moment", moment, known, hint)
 
 
-def posthoc_moment(log_dir: str | Path, probe_names: list[str]) -> str:
-    """The moment of a post-hoc ``latent-probe probe`` run: ``probe``, or ``probe-2``, ``probe-3``, ... when a
-    run's folder already holds earlier ones (for any of these probes), so nothing earlier is overwritten."""
-    taken = {path.name for name in probe_names for path in (probes_dir(log_dir) / name).glob(f"{PROBE_MOMENT}*")}
+def posthoc_moment(log_dir: str | Path, probe_names: list[str], base: str = PROBE_MOMENT) -> str:
+    """The moment of a post-hoc run (``base``: ``probe`` for ``latent-probe probe``, ``compare`` for ``compare``): ``base``,
+    or ``base-2``, ``base-3``, ... when a run's folder already holds earlier ones (for any of these probes), so nothing
+    earlier is overwritten."""
+    taken = {path.name for name in probe_names for path in (probes_dir(log_dir) / name).glob(f"{base}*")}
     count = 1
-    while (PROBE_MOMENT if count == 1 else f"{PROBE_MOMENT}-{count}") in taken:
+    while (base if count == 1 else f"{base}-{count}") in taken:
         count += 1
-    return PROBE_MOMENT if count == 1 else f"{PROBE_MOMENT}-{count}"
+    return base if count == 1 else f"{base}-{count}"
 
 
 def epoch_moment(epoch: int) -> str:

@@ -123,12 +123,16 @@ class SharedPasses:
         if weights == CURRENT:
             yield
             return
+        with initial_weights_in(self.model, self.initial_weights()):
+            yield
+
+    def initial_weights(self) -> InitialWeights:
+        """The model's initial weights, the same on every rank (a collective: every rank calls it)."""
         if self.initial is None:
             raise RuntimeError("the initial weights were not kept: the runner keeps them when it is prepared or set up, "
                                "for probes that declare needs_initial_weights")
         self.initial.agree(self.trainer.strategy, self.trainer.world_size, self.device)
-        with initial_weights_in(self.model, self.initial):
-            yield
+        return self.initial
 
     def _run(self, planned: PlannedPass) -> Activations | None:
         if not planned.done:
