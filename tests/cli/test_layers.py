@@ -87,7 +87,7 @@ def test_a_tuple_output_and_a_module_called_twice(run_cli, tmp_path):
     table = {line.split()[0]: line for line in result.out.splitlines()[1:] if line.strip()}
     assert table["encoder"].split()[2:] == ["1", "tuple", "of", "2", "[0]", "(2,", "16)", "embedding_dumper,", "influence_mapper,",
                                             "layer_similarity,", "layer_transform_recorder,", "linear_probe,",
-                                            "representation_drift,", "unit_stats"]
+                                            "model_similarity,", "representation_drift,", "unit_stats"]
     assert table["shared"].split()[1:] == ["ReLU", "2", "tensor", "(2,", "16)", "-", "-"], "called twice: no probe reads it"
     assert table["unused"].split()[1:] == ["Linear", "0", "-", "-", "filter_tiler"], "weights are there without a call"
     assert not (tmp_path / "runs").exists()

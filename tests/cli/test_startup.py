@@ -90,7 +90,10 @@ def test_help_version_list_and_report_import_no_torch(folder):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["frobnicate"], "argument subcommand: invalid choice: 'frobnicate' (choose from 'fit', 'validate', 'test', 'predict', "
-                     "'probe')"),
+                     "'probe', 'compare')"),
+    (["compare", "--config", "typo.yaml", "--reference", "b.ckpt"], "unknown trainer option 'max_epoch'"),
+    (["compare", "--ckpt_path", "a.ckpt"], "compare needs --reference B: initial (the model as built), a Lightning checkpoint"),
+    (["compare", "--reference", "b.ckpt", "--probes", "[]"], "compare runs one ModelSimilarity probe"),
     (["fit", "--config", "missing.yaml"], "config file not found: 'missing.yaml'"),
     (["fit", "--config", "bad.yaml"], "config file 'bad.yaml' is not valid YAML at line 2, column 1: expected ',' or ']', "
                                       "but got '<stream end>'"),
