@@ -69,11 +69,12 @@ def state_of(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 
 def test_two_seeds_equal_forward_passes_of_both_checkpoints_and_write_into_a_run(runs, run_cli):
+    folder = runs / RUN_A / "probes" / "model_similarity"
     for moment in ("compare", "compare-2"):
         result = run_cli(*COMPARE, "--reference", str(RUN_B))
         assert result.code == 0, result.err[-3000:]
         assert sorted(p.name for p in (runs / "runs" / "a").iterdir()) == ["version_0"], "into A's run, no new folder"
-    folder = runs / RUN_A / "probes" / "model_similarity"
+        assert (folder / moment / ".complete").is_file()
     result = similarity(folder / "compare")
     assert list(result["layers"]) == list(result["reference_layers"]) == LAYERS and int(result["n_samples"]) == 180
     reference = expected(forward(state_of(runs / CKPT_A)), forward(state_of(runs / RUN_B / "checkpoints" / "last.ckpt")))
@@ -163,3 +164,55 @@ def test_a_bad_reference_is_one_line_and_nothing_is_written(case, runs, run_cli)
     assert result.code == 2 and result.err.startswith(f"latent-probe: error: {message}"), result.err[-2000:]
     assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
     assert snapshot(runs) == before, "nothing written into A's run or anywhere else"
+
+
+TIMM_BACKBONE = {"class_path": "latent_probe.models.backbones.timm_model",
+                 "init_args": {"name": "resnet10t", "num_classes": 10, "in_chans": 1}}
+STAGES = ["layer1", "layer2", "layer3", "layer4"]
+TWIN = ["--model", "Classifier", "--model.backbone", json.dumps(TIMM_BACKBONE), "--data", "DigitsDataModule",
+        "--experiment", "twin", "--weights", "one.safetensors"]
+
+
+def timm_backbone(seed: int) -> torch.nn.Module:
+    """timm's ResNet-10-T for 1-channel 8x8 digits, random weights from ``seed`` (nothing downloaded)."""
+    import timm
+
+    torch.manual_seed(seed)
+    return timm.create_model("resnet10t", pretrained=False, num_classes=10, in_chans=1)
+
+
+def stage_outputs(backbone: torch.nn.Module) -> dict[str, np.ndarray]:
+    """Each stage's output on the validation digits, flattened, from a float64 forward pass with plain hooks."""
+    dataset = DigitsDataModule().dataset("val")
+    x = torch.stack([dataset[i][0] for i in range(len(dataset))]).double()
+    outputs: dict[str, np.ndarray] = {}
+    modules = dict(backbone.double().eval().named_modules())
+    handles = [modules[stage].register_forward_hook(lambda m, i, o, s=stage: outputs.__setitem__(s, o.flatten(1).numpy()))
+               for stage in STAGES]
+    with torch.no_grad():
+        backbone(x)
+    for handle in handles:
+        handle.remove()
+    return outputs
+
+
+def test_a_timm_backbone_against_its_weights_loaded_twin(tmp_path, run_cli):
+    """Through `probe`'s probe option: two comparisons in one pass, one with the file the model loaded, one with another."""
+    from safetensors.torch import save_file
+
+    save_file(timm_backbone(1).state_dict(), str(tmp_path / "one.safetensors"))
+    torch.save(timm_backbone(2).state_dict(), tmp_path / "two.pth")
+    layers = [f"backbone.{stage}" for stage in STAGES]
+    probes = [{"class_path": "ModelSimilarity", "init_args": {"reference": reference, "name": name, "layers": layers}}
+              for name, reference in (("same", "one.safetensors"), ("other", "two.pth"))]
+    result = run_cli("probe", *TWIN, "--probes", json.dumps(probes))
+    assert result.code == 0, result.err[-3000:]
+    folder = tmp_path / "runs" / "twin" / "version_0" / "probes"
+    np.testing.assert_allclose(np.diag(similarity(folder / "same" / "probe")["cka"]), 1.0, rtol=0, atol=1e-12)
+    about = json.loads((folder / "other" / "probe" / "manifest.json").read_text())["reference"]
+    assert about["kind"] == "weights file"
+    assert about["sha256"] == "sha256:" + hashlib.sha256((tmp_path / "two.pth").read_bytes()).hexdigest()
+    one, two = stage_outputs(timm_backbone(1)), stage_outputs(timm_backbone(2))
+    reference = np.array([[reference_cka(one[x], two[y]) for y in STAGES] for x in STAGES])
+    np.testing.assert_allclose(similarity(folder / "other" / "probe")["cka"], reference, rtol=0, atol=1e-6)
+    assert (np.diag(reference) < 0.99).all(), "two seeds' weights: the twin's file decides the columns"
