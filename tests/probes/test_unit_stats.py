@@ -55,29 +55,33 @@ def test_a_stream_and_a_sample_share_one_pass(tmp_path):
 
 @pytest.mark.slow
 def test_one_and_two_processes_give_the_same_statistics(tmp_path):
-    """Both streaming probes (UnitStats and LayerSimilarity's CKA) in one pass, on 1 and 2 DDP processes; and
-    RepresentationDrift, whose pass at the initial weights and whose reading of the run folder are shared the same way."""
+    """The streaming probes (UnitStats, LayerSimilarity's CKA, ModelSimilarity's CKA across the model and its twin at the
+    initial weights) in one pass, on 1 and 2 DDP processes; and RepresentationDrift, whose pass at the initial weights and
+    whose reading of the run folder are shared the same way."""
     probes = [{"class_path": "UnitStats", "init_args": {"layers": LAYERS}},
               {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}},
-              {"class_path": "RepresentationDrift", "init_args": {"layers": LAYERS, "every_n_epochs": 0, "moments": []}}]
+              {"class_path": "RepresentationDrift", "init_args": {"layers": LAYERS, "every_n_epochs": 0, "moments": []}},
+              {"class_path": "ModelSimilarity", "init_args": {"layers": ["hidden", *LAYERS], "reference": "initial"}}]
     probe = ["--probes", json.dumps(probes)]
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probe)
     # Named apart, so that each run computes its own initial features (none stored before it) on its own processes.
     one, two = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint,
                                               each=(["--probes.2.name=drift_one"], ["--probes.2.name=drift_two"]))
     assert_same_drift(one / "drift_one", two / "drift_two")
-    for name, file in (("unit_stats", "unit_stats.npz"), ("layer_similarity", "similarity.npz")):
-        moments = [sorted(p.name for p in (folder / name).iterdir() if p.name.startswith("probe"))[-1] for folder in (one, two)]
-        with np.load(one / name / moments[0] / file) as first, np.load(two / name / moments[1] / file) as second:
+    assert one == two, "both runs probe the checkpoint's run: 1 process writes moment probe, then 2 processes probe-2"
+    for name, file in (("unit_stats", "unit_stats.npz"), ("layer_similarity", "similarity.npz"),
+                       ("model_similarity", "similarity.npz")):
+        with np.load(one / name / "probe" / file) as first, np.load(two / name / "probe-2" / file) as second:
             assert sorted(first.files) == sorted(second.files)
             for key in first.files:
                 if first[key].dtype.kind in "fc":
                     np.testing.assert_allclose(second[key], first[key], rtol=0, atol=1e-6, err_msg=f"{name}/{key}")
                 else:
                     assert (second[key] == first[key]).all(), f"{name}/{key}"
-    counts = [json.loads((f / "unit_stats" / sorted(p.name for p in (f / "unit_stats").iterdir())[-1] / "stats.json").read_text())
-              ["n_samples"] for f in (one, two)]
+    counts = [json.loads((one / "unit_stats" / moment / "stats.json").read_text())["n_samples"] for moment in ("probe", "probe-2")]
     assert counts[0] == counts[1]
+    references = [json.loads((one / "model_similarity" / m / "manifest.json").read_text()) for m in ("probe", "probe-2")]
+    assert references[0]["initial_weights"]["digest"] == references[1]["initial_weights"]["digest"]
 
 
 def assert_same_drift(one: Path, two: Path) -> None:

@@ -3,10 +3,11 @@ the same architecture with other weights (another seed, the model before fine-tu
 built), over a whole split, both models in one pass.
 
 The reference is a twin of the probed model (``probing/twin.py``) with the reference weights, run on every batch of the
-probed model's pass; the probe folds float64 statistics of both (``analysis/cka_cross.py``), never the activations, and
-sums them across processes, so 1 and N processes give the same matrix. Its weights come from ``reference``: ``initial``
-(the engine's initial weights: the model as built, before training and before a checkpoint's weights), or a file the
-CLI and ``latent_probe.probe`` load, checked against the architecture, before anything runs (``cli/reference_weights.py``).
+probed model's pass (a pass of its own: ``compute`` readies the twin, then reads the stream); the probe folds float64
+statistics of both (``analysis/cka_cross.py``), never the activations, and sums them across processes, so 1 and N
+processes give the same matrix. Its weights come from ``reference``: ``initial`` (the engine's initial weights: the model
+as built, before training and before a checkpoint's weights), or a file the CLI and ``latent_probe.probe`` load, checked
+against the architecture before anything runs (``cli/reference_weights.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class ModelSimilarity(Probe):
     """
 
     streams = True
+    own_pass = True  # its update runs the twin, readied in compute: another probe's compute must not start the pass first
 
     def __init__(self, reference: str = INITIAL, max_samples: int | None = None, **kwargs: Any) -> None:
         super().__init__(max_samples=max_samples, **kwargs)

@@ -3,7 +3,8 @@
 Probes due at the same moment that read the same split with the same sampling seed, batch size and pooling share one
 forward pass over the largest sample any of them wants (a smaller seeded sample is a subset of a larger one with the
 same seed), recording the union of their layers; streaming probes fold every batch of that pass into their states.
-The plan depends only on the set of due probes, never on their order, so sharing is deterministic. A request the
+The plan depends only on the set of due probes, never on their order, so sharing is deterministic. A probe that
+declares ``own_pass`` shares with nobody: its pass runs when its own ``compute`` first reads it. A request the
 plan did not foresee (a split a probe did not declare) gets a pass of its own: sharing changes how often the model
 runs, never what a probe receives. A probe that declares ``needs_initial_weights`` also gets a pass at the model's
 initial weights planned (run only if asked for): probes that want activations at them share it as they share the other.
@@ -36,6 +37,7 @@ class PassKey:
     batch_size: int
     pooling: Any
     weights: str = CURRENT  # or INITIAL: the pass runs at the model's initial weights
+    owner: str = ""  # the probe whose pass this is alone (``Probe.own_pass``), else "" (shared)
 
 
 @dataclass
@@ -56,11 +58,16 @@ def plan_passes(probes: Sequence[Probe], spec: DataSpec, device: torch.device) -
     groups: dict[PassKey, list[Probe]] = {}
     for probe in sorted(probes, key=lambda p: p.name):  # the plan must not depend on the probes' order
         for split in probe.splits():
-            key = PassKey(split, probe.seed, probe.batch_size_on(device), probe.pooling)
+            key = pass_key(probe, split, device)
             groups.setdefault(key, []).append(probe)
             if probe.needs_initial_weights:
-                groups.setdefault(PassKey(split, key.seed, key.batch_size, key.pooling, INITIAL), []).append(probe)
+                groups.setdefault(pass_key(probe, split, device, INITIAL), []).append(probe)
     return {key: _planned(key, members, spec, device) for key, members in groups.items()}
+
+
+def pass_key(probe: Probe, split: str, device: torch.device, weights: str = CURRENT) -> PassKey:
+    """The key of ``probe``'s pass over ``split``: probes with equal keys share it."""
+    return PassKey(split, probe.seed, probe.batch_size_on(device), probe.pooling, weights, probe.name if probe.own_pass else "")
 
 
 def _planned(key: PassKey, members: list[Probe], spec: DataSpec, device: torch.device) -> PlannedPass:
@@ -114,8 +121,7 @@ class SharedPasses:
         return planned.streams[probe.name]
 
     def _planned(self, probe: Probe, split: str, weights: str = CURRENT) -> PlannedPass | None:
-        key = PassKey(split, probe.seed, probe.batch_size_on(self.device), probe.pooling, weights)
-        return self.plan.get(key)
+        return self.plan.get(pass_key(probe, split, self.device, weights))
 
     @contextmanager
     def _weights(self, weights: str) -> Iterator[None]:

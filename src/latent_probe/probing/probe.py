@@ -83,6 +83,9 @@ class Probe:
     # True: the runner keeps a CPU copy of the model's weights as built, before training and before a checkpoint's
     # weights, and firing.activations(weights="initial") reads the layers at them (initial_weights.py)
     needs_initial_weights: ClassVar[bool] = False
+    # True: the probe's passes are its own, never shared: they run when its compute first reads them, after what compute
+    # readied (a second model's weights, that a streaming probe's update runs: probes/model_similarity.py)
+    own_pass: ClassVar[bool] = False
 
     def __init__(
         self,
