@@ -18,6 +18,7 @@ import pytorch_lightning as pl
 import torch
 from helpers.any_models import PlainAutoencoder
 from helpers.cka_reference import digits_layers, reference_cka
+from helpers.paths import CONFIGS, REPO
 from helpers.probe_models import TinyDigitNet
 from helpers.runs import fit_checkpoint
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -216,3 +217,26 @@ def test_a_timm_backbone_against_its_weights_loaded_twin(tmp_path, run_cli):
     reference = np.array([[reference_cka(one[x], two[y]) for y in STAGES] for x in STAGES])
     np.testing.assert_allclose(similarity(folder / "other" / "probe")["cka"], reference, rtol=0, atol=1e-6)
     assert (np.diag(reference) < 0.99).all(), "two seeds' weights: the twin's file decides the columns"
+
+
+def readme_commands() -> list[list[str]]:
+    """The commands of the README's "Compare two models" section, as written."""
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("## Compare two models"):].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split()[1:] for line in block.strip().splitlines()]
+
+
+def test_the_readme_commands(tmp_path, run_cli):
+    (tmp_path / "configs").symlink_to(CONFIGS)
+    commands = readme_commands()
+    assert [c[0] for c in commands] == ["fit", "fit", "compare"]
+    for command in commands[:2]:  # trained shrunk, without the quickstart's own probes (pictures that take seconds)
+        assert run_cli(*command, "--probes=[]").code == 0
+    result = run_cli(*commands[2])
+    assert result.code == 0, result.err[-3000:]
+    folder = tmp_path / "runs" / "seed1" / "version_0" / "probes" / "model_similarity" / "compare"
+    matrix = similarity(folder)
+    tanh_layers = ["net.input_act", *(f"net.hidden_act{n}" for n in range(1, 11)), "net.output_act"]
+    assert list(matrix["layers"]) == tanh_layers and matrix["cka"].shape == (12, 12) and int(matrix["n_samples"]) == 400
+    assert (folder / "similarity.png").is_file()
+    assert not (folder.parent.parent / "layer_similarity").exists(), "only the comparison ran, not the config's probes"
