@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from torch import nn
 
 from latent_probe.cli.lightning_cli import LatentProbeCLI
+from latent_probe.cli.reference_weights import attach_references
 from latent_probe.dataspec import DataSpec, build_data_spec
 from latent_probe.errors import ConfigError
 from latent_probe.probing import Probe
@@ -51,6 +52,7 @@ def print_layers(args: list[str], as_json: bool = False) -> None:
     cli = LatentProbeCLI(args=args, run=False)
     config = cli.config_init
     probes = list(config.get("probes") or []) or default_probes()
+    attach_references(probes, cli.model)  # a comparison's reference is checked as `probe` checks it
     spec = build_data_spec(datamodule=cli.datamodule, overrides=config.get("data_spec"))
     rows = layer_rows(cli.model, spec, probes)
     print(json.dumps([asdict(row) for row in rows], indent=1) if as_json else format_table(rows))

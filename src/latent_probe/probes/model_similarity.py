@@ -114,7 +114,7 @@ class ModelSimilarity(Probe):
         """The reference readied (weights, device), the pass (both models), then the CKA matrix."""
         if self.twin is None:  # initial: made when first needed (setup checks stay cheap), the engine's weights loaded below
             self.use_reference(twin(firing.model), {"kind": "initial", "weights": TAKEN})
-        model = self.twin
+        model: nn.Module = self.twin  # type: ignore[assignment]
         if self.reference == INITIAL:  # a collective: every rank gets rank 0's copy
             copy_into(model_tensors(model), firing.initial_weights())
         model.to(device=firing.device, dtype=firing.dtype)
