@@ -20,9 +20,10 @@ from helpers.any_models import PlainAutoencoder
 from helpers.cka_reference import digits_layers, reference_cka
 from helpers.paths import CONFIGS, REPO
 from helpers.probe_models import TinyDigitNet
-from helpers.runs import fit_checkpoint
+from helpers.runs import SHRINK
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from latent_probe.cli.main import main
 from latent_probe.data import DigitsDataModule
 from latent_probe.probing.initial_weights import model_tensors, weights_digest
 
@@ -35,10 +36,13 @@ COMPARE = ["compare", *MODEL, "--ckpt_path", CKPT_A, "--layers", json.dumps(LAYE
 
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory) -> Path:
-    """Two runs of the digits net, seeds 1 and 2 (runs/a, runs/b), a few batches each."""
+    """Two runs of the digits net through the real CLI, seeds 1 and 2 (runs/a, runs/b), a few batches each (in this
+    process: a subprocess would spend seconds importing torch and Lightning again)."""
     folder = tmp_path_factory.mktemp("seeds")
-    for name, seed in (("a", 1), ("b", 2)):
-        fit_checkpoint(folder, name, *MODEL, "--experiment", name, "--seed_everything", str(seed))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for name, seed in (("a", 1), ("b", 2)):
+            main(["fit", *MODEL, "--experiment", name, "--seed_everything", str(seed), *SHRINK])
     return folder
 
 
