@@ -23,6 +23,7 @@ from helpers.probe_models import TinyDigitNet
 from helpers.runs import SHRINK
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from latent_probe.cli.compare_args import compare_argv
 from latent_probe.cli.main import main
 from latent_probe.data import DigitsDataModule
 from latent_probe.probing.initial_weights import model_tensors, weights_digest
@@ -244,3 +245,11 @@ def test_the_readme_commands(tmp_path, run_cli):
     assert list(matrix["layers"]) == tanh_layers and matrix["cka"].shape == (12, 12) and int(matrix["n_samples"]) == 400
     assert (folder / "similarity.png").is_file()
     assert not (folder.parent.parent / "layer_similarity").exists(), "only the comparison ran, not the config's probes"
+
+
+def test_compare_stands_for_probe_with_one_model_similarity_probe():
+    argv = compare_argv(["--config", "a.yaml", "--reference", "runs/b/version_0", "--layers", "net.*", "--split=test",
+                         "--max_samples", "500", "--trainer.devices=2"])
+    probes = [{"class_path": "ModelSimilarity", "init_args": {"reference": "runs/b/version_0", "layers": ["net.*"],
+                                                               "split": "test", "max_samples": 500}}]
+    assert argv == ["probe", "--config", "a.yaml", "--trainer.devices=2", f"--probes={json.dumps(probes)}"]

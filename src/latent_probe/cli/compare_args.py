@@ -50,6 +50,8 @@ def compare_argv(args: list[str]) -> list[str]:
         if value is None:
             raise ConfigError(f"{key} needs a value")
         init_args[name] = value if name == "reference" else option_yaml(key, value)  # a reference is a path, kept as text
+        if name == "layers" and isinstance(init_args[name], str):  # --layers hidden: one layer (or pattern)
+            init_args[name] = [init_args[name]]
         i = at + 1
     if "reference" not in init_args:
         raise ConfigError(f"compare needs --reference {REFERENCE_HELP}. {USAGE}")
