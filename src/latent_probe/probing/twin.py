@@ -9,6 +9,7 @@ not copied: the forward pass reads it, and a copy could cost as much as the data
 from __future__ import annotations
 
 import copy
+import types
 
 import torch
 from torch import nn
@@ -17,8 +18,9 @@ from latent_probe.dataspec import Batch, DataSpec, to_device
 from latent_probe.probing.hooks import recorded_outputs
 from latent_probe.probing.pooling import Pooling
 
-# Copied, never shared: modules, tensors, and containers (a plain list may hold modules, whose hooks must be the twin's).
-COPIED = (nn.Module, torch.Tensor, list, tuple, dict, set)
+# Copied, never shared: modules, tensors, containers (a plain list may hold modules, whose hooks must be the twin's) and
+# bound methods (a copy is bound to the twin's module, not the model's).
+COPIED = (nn.Module, torch.Tensor, list, tuple, dict, set, types.MethodType)
 MODULE_INTERNALS = frozenset(vars(nn.Module()))  # nn.Module's own dicts (parameters, buffers, hooks): always the twin's own
 
 
