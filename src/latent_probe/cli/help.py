@@ -10,8 +10,7 @@ SUBCOMMANDS = {
     "test": "run the test loop once (probes with moments: [test_end] fire)",
     "predict": "run the predict loop",
     "probe": "run the configured probes once on a model, no training (moment `probe`)",
-    "compare": "compare a model with a reference of its architecture (another run, a checkpoint, weights, initial): "
-               "linear CKA of layers x layers (moment `compare`)",
+    "compare": "a model's layers x a reference's (same architecture: a run, a checkpoint, weights, initial), linear CKA",
     "list": "list registered models, datamodules and probes, plugins included: list [models|datamodules|probes]",
     "report": "(re)write a run's report.html: report RUN_DIR",
     "layers": "list every module of a config's model: calls, output, the part a probe reads, which probes can read it",
