@@ -521,7 +521,7 @@ def render_markdown(report: dict) -> str:
         f"- **Mode**: {report['mode']}; total wall time {report.get('total_wall_s', 0) / 60:.1f} min on {env.get('cpu_count')} CPU cores "
         f"({env.get('platform', '?')}, torch {env.get('torch', '?')}), {report.get('date', env.get('date', '?'))}. The machine is shared: "
         f"load average {load.get('start', ['?'])[0]} at the start and {load.get('end', ['?'])[0]} at the end, so times are slower "
-        "than on an idle machine and only comparable within this table." + reuse_text(report),
+        "than on an idle machine and only comparable within this table." + reuse_text(report) + update_text(report),
         f"- **Data**: MNIST rows use the {DATASET_NAME} (`{report.get('data_root', '?')}`: the official MNIST test set re-split into "
         "8,000 training images, of which 1,000 are held out for validation, and 2,000 test images), not the 60,000-image MNIST "
         "training set the articles used. Every MNIST command adds `--data.root "

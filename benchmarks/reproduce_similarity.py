@@ -45,8 +45,7 @@ def text_000(run: dict) -> str:
     target = "bottleneck_act"
     values = ", ".join(f"`{layer}` {_cka(sim, layer, target):.2f}" for layer in sim["layers"] if layer != target)
     return (f"**000, where the 2-D code's geometry appears** (run `bottleneck2d_relu_s0`, {sim['n_samples']:,} test images): "
-            f"linear CKA with the 2-unit layer's output `{target}`: {values}. The conv layers share little of the 2-D code's "
-            "geometry; it is built in the fully connected layers above them.")
+            f"linear CKA of each layer with the 2-unit layer's output `{target}`: {values}.")
 
 
 def text_002(run: dict) -> str:
