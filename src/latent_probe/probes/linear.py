@@ -9,12 +9,16 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from latent_probe.analysis.linear_readout import readout_accuracy
-from latent_probe.errors import require_choice
+from latent_probe.analysis.bootstrap import LEVEL, RESAMPLES
+from latent_probe.analysis.linear_readout import fit_readouts
+from latent_probe.analysis.readout_baselines import ReadoutEstimates, ReadoutScores, estimate_readouts
+from latent_probe.errors import check_range, require_choice
 from latent_probe.probing import Firing, MomentWriter, Probe
 from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
 from latent_probe.viz.accuracy_charts import accuracy_bars, accuracy_lines
+
+BOOTSTRAP_RESAMPLED = "held-out samples, with replacement; the read-outs are not refitted"
 
 
 @dataclass
@@ -25,6 +29,7 @@ class LayerData:
     train_label: torch.Tensor
     evaluation: dict[str, torch.Tensor]
     evaluation_label: torch.Tensor
+    evaluation_index: torch.Tensor  # the held-out samples' dataset indices
 
 
 @register_probe()
@@ -36,14 +41,19 @@ class LinearProbe(Probe):
     (ReLU, Tanh, Sigmoid, ...). The classifier is scikit-learn's default logistic regression
     (L2, C=1, standardized features), fitted in float32 on the model's device by a preconditioned
     full-batch L-BFGS (``torch``; ``sklearn`` runs scikit-learn itself, as a slow reference).
-    Writes ``metrics.json``, TensorBoard scalars ``linear_probe/<layer>/accuracy``, and plots of
-    accuracy against depth and, when it runs on a cadence, against epoch.
+    Each accuracy comes with a percentile bootstrap interval over the held-out samples (the fitted
+    read-out is not refitted per resample: the interval leaves out the spread of the fit itself).
+    Writes ``metrics.json``, ``held_out.npz`` (which held-out samples each read-out got right),
+    TensorBoard scalars ``linear_probe/<layer>/accuracy`` (and ``accuracy_low``/``accuracy_high``),
+    and plots of accuracy with error bars against depth and, when it runs on a cadence, against epoch.
 
     Args:
         fit_split: the split whose activations train the classifiers.
         method: ``torch`` (``auto`` is the same) or ``sklearn``.
         split: the split the accuracy is measured on.
         max_samples: samples taken from each of the two splits.
+        resamples: bootstrap resamples of the held-out samples behind each interval.
+        confidence: the intervals' coverage (0.95: from the 2.5th to the 97.5th percentile).
         **kwargs: the shared options of ``Probe``.
     """
 
@@ -55,13 +65,18 @@ class LinearProbe(Probe):
         method: Literal["auto", "sklearn", "torch"] = "auto",
         split: str = "val",
         max_samples: int | None = 2000,
+        resamples: int = RESAMPLES,
+        confidence: float = LEVEL,
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, max_samples=max_samples, **kwargs)
         require_choice("fit_split", fit_split, ("train", "val", "test"))
         require_choice("method", method, ("auto", "sklearn", "torch"))
-        self.fit_split, self.method = fit_split, method
+        check_range("resamples", resamples, minimum=100, maximum=100_000)  # fewer make ragged percentiles; more, no better ones
+        check_range("confidence", confidence, minimum=0.5, maximum=0.999)
+        self.fit_split, self.method, self.resamples, self.confidence = fit_split, method, int(resamples), float(confidence)
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
+        self.interval_history: dict[str, dict[str, list[float]]] = {}  # moment -> layer -> [low, high]
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
         """Every activation module, in model order."""
@@ -72,12 +87,13 @@ class LinearProbe(Probe):
         return list(dict.fromkeys([self.fit_split, self.split]))
 
     def extra_state(self) -> dict[str, Any]:
-        """The accuracy history, so the plot over training goes on after a resume."""
-        return {"history": self.history}
+        """The accuracy history and its intervals, so the plot over training goes on after a resume."""
+        return {"history": self.history, "interval_history": self.interval_history}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore the accuracy history."""
+        """Restore the accuracy history (a checkpoint from before the intervals has none of them)."""
         self.history = dict(state.get("history", {}))
+        self.interval_history = dict(state.get("interval_history", {}))
 
     def compute(self, firing: Firing) -> LayerData:
         """Gather the chosen layers' outputs on both splits (every rank)."""
@@ -89,30 +105,57 @@ class LinearProbe(Probe):
             train_label=fit.label.to(device),
             evaluation={p: o.to(device) for p, o in evaluation.outputs.items()},
             evaluation_label=evaluation.label.to(device),
+            evaluation_index=evaluation.index,
         )
 
     def write(self, result: LayerData, out: MomentWriter) -> None:
-        """Fit one classifier per layer, then write metrics, scalars and plots."""
-        accuracy, methods = {}, {}
-        usable = out.finite({p: result.train[p] for p in self.layers})
-        for path in [p for p in self.layers if p in usable and bool(torch.isfinite(result.evaluation[p]).all())]:
-            accuracy[path], methods[path] = readout_accuracy(
-                result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed,
-                "sklearn" if self.method == "sklearn" else "torch")
+        """Fit one read-out per layer, bootstrap their held-out accuracies, then write metrics, scalars and plots."""
+        correct, methods = self._fit_layers(result, out)
+        estimates = estimate_readouts(ReadoutScores(correct), self.resamples, self.seed, self.confidence)
+        accuracy = {path: e.value for path, e in estimates.layers.items()}
         self.history[out.moment] = accuracy
-        features = {path: int(result.train[path].shape[1]) for path in self.layers}
-        out.json("metrics.json", {"accuracy": accuracy, "method": methods, "features": features, "fit_split": self.fit_split,
-                                  "eval_split": self.split, "layers_in_order": self.layers, "history": self.history})
-        out.scalars({f"{self.name}/{path}/accuracy": value for path, value in accuracy.items()})
-        out.png("accuracy_vs_depth.png", self._depth_plot(accuracy, out.moment), tag=f"{self.name}/accuracy_vs_depth")
+        self.interval_history[out.moment] = {path: [e.low, e.high] for path, e in estimates.layers.items()}
+        out.json("metrics.json", self._metrics(result, estimates, methods))
+        out.npz("held_out.npz", self._held_out(result, correct))
+        out.scalars({f"{self.name}/{path}/{key}": value for path, e in estimates.layers.items()
+                     for key, value in (("accuracy", e.value), ("accuracy_low", e.low), ("accuracy_high", e.high))})
+        out.png("accuracy_vs_depth.png", self._depth_plot(estimates, out.moment), tag=f"{self.name}/accuracy_vs_depth")
         if len(self.history) > 1:
             out.png("accuracy_vs_epoch.png", self._history_plot(), tag=f"{self.name}/accuracy_vs_epoch")
 
-    def _depth_plot(self, accuracy: dict[str, float], moment: str) -> np.ndarray:
-        return accuracy_bars(self.layers, [accuracy.get(p, np.nan) for p in self.layers],
-                             f"linear probe accuracy ({self.split})", f"Linear read-out accuracy by layer @ {moment}")
+    def _fit_layers(self, result: LayerData, out: MomentWriter) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Which held-out samples each layer's read-out gets right, and the method used (layers with NaN or inf left out)."""
+        usable = out.finite({p: result.train[p] for p in self.layers})
+        paths = [p for p in self.layers if p in usable and bool(torch.isfinite(result.evaluation[p]).all())]
+        return fit_readouts({p: result.train[p] for p in paths}, result.train_label, {p: result.evaluation[p] for p in paths},
+                            result.evaluation_label, self.seed, "sklearn" if self.method == "sklearn" else "torch")
+
+    def _metrics(self, result: LayerData, estimates: ReadoutEstimates, methods: dict[str, str]) -> dict[str, Any]:
+        """``metrics.json``: accuracies, their intervals and how they were made, the history."""
+        return {"accuracy": {p: e.value for p, e in estimates.layers.items()},
+                "method": methods, "features": {path: int(result.train[path].shape[1]) for path in self.layers},
+                "fit_split": self.fit_split, "eval_split": self.split, "layers_in_order": self.layers, "history": self.history,
+                "interval": {p: [e.low, e.high] for p, e in estimates.layers.items()}, "interval_history": self.interval_history,
+                "bootstrap": {"confidence": self.confidence, "resamples": self.resamples, "seed": self.seed,
+                              "held_out_samples": len(result.evaluation_label), "resampled": BOOTSTRAP_RESAMPLED}}
+
+    def _held_out(self, result: LayerData, correct: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``held_out.npz``: the held-out samples' dataset indices and labels, and which ones each layer's read-out got right."""
+        paths = list(correct)
+        return {"index": result.evaluation_index.cpu().numpy(), "label": result.evaluation_label.cpu().numpy(),
+                "layers": np.array(paths, dtype=str),
+                "correct": np.stack([correct[p] for p in paths]) if paths else np.zeros((0, len(result.evaluation_label)), bool)}
+
+    def _depth_plot(self, estimates: ReadoutEstimates, moment: str) -> np.ndarray:
+        missing = (np.nan, np.nan, np.nan)
+        rows = np.array([estimates.layers.get(p, missing) for p in self.layers], dtype=float).reshape(-1, 3)
+        return accuracy_bars(self.layers, list(rows[:, 0]), f"linear probe accuracy ({self.split})",
+                             f"Linear read-out accuracy by layer @ {moment}", intervals=rows[:, 1:])
 
     def _history_plot(self) -> np.ndarray:
         moments = list(self.history)
         series = {path: [self.history[m].get(path, np.nan) for m in moments] for path in self.layers}
-        return accuracy_lines(moments, series, "linear probe accuracy", "Linear read-out accuracy over training")
+        missing = [np.nan, np.nan]
+        intervals = {path: [self.interval_history.get(m, {}).get(path, missing) for m in moments] for path in self.layers}
+        return accuracy_lines(moments, series, "linear probe accuracy", "Linear read-out accuracy over training",
+                              intervals=intervals)

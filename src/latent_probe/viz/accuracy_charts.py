@@ -1,22 +1,25 @@
 """The linear probe's accuracy charts, drawn straight into pixels (``viz.raster``): a bar per layer, and a line per layer
-over training."""
+over training, each value with its interval as an error bar."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from latent_probe.viz.raster import Axes, Canvas, font, splat, tick_label, to_uint8
+from latent_probe.viz.raster import INK, Axes, Canvas, font, splat, tick_label, to_uint8
 from latent_probe.viz.scatter import class_colors
 from latent_probe.viz.slanted_text import slanted_extent, slanted_text
 
 ACCURACY_RANGE = (0.0, 1.08)  # room above a bar at 1.0 for its value
 ACCURACY_TICKS = np.linspace(0.0, 1.0, 6)
 BAR_COLOR = (0.12, 0.47, 0.71)  # matplotlib's first colour
+ERROR_BAR_COLOR = (0.0, 0.0, 0.0)  # pure black: no text (INK, even anti-aliased) or frame pixel has it
 PLOT_HEIGHT, LABEL_SIZE = 260, 10
 
 
-def accuracy_bars(names: list[str], values: list[float], ylabel: str, title: str) -> np.ndarray:
-    """One bar per layer, its accuracy written above it (``n/a`` where there is none); an ``(H, W, 3)`` uint8 picture."""
+def accuracy_bars(names: list[str], values: list[float], ylabel: str, title: str,
+                  intervals: np.ndarray | None = None) -> np.ndarray:
+    """One bar per layer, its accuracy written above it (``n/a`` where there is none) and its interval ``(low, high)``
+    (a row of ``intervals`` per layer; NaN: none) drawn as an error bar; an ``(H, W, 3)`` uint8 picture."""
     slot = int(np.clip(900 / max(len(names), 1), 28, 80))
     canvas, axes = _chart(title, ylabel, names, range(len(names)), (-0.5, len(names) - 0.5), slot * len(names), 20)
     pixels = _gridded(axes)
@@ -24,16 +27,24 @@ def accuracy_bars(names: list[str], values: list[float], ylabel: str, title: str
     for (middle, row), value in zip(tops, values):
         if np.isfinite(value):
             pixels[int(round(row)):, int(middle - slot * 0.35):int(middle + slot * 0.35) + 1] = BAR_COLOR
+    bounds = np.full((len(values), 2), np.nan) if intervals is None else np.asarray(intervals, dtype=float).reshape(-1, 2)
+    _error_bars(pixels, axes, np.arange(len(values)), bounds, np.tile(ERROR_BAR_COLOR, (len(values), 1)), max(2, slot // 8))
     _framed(canvas, axes, pixels)
     left, top = axes.box[:2]
-    for (middle, row), value in zip(tops, values):
+    # The value is written above the bar, or above its error bar when that reaches higher.
+    highest = np.fmax(np.asarray(values, dtype=float), bounds[:, 1])
+    rows = axes.to_pixels(np.column_stack([np.arange(len(values)), np.nan_to_num(highest, nan=0.0)]))[:, 1]
+    for (middle, _), row, value in zip(tops, rows, values):
         text, y = (f"{value:.2f}", top + row - 3) if np.isfinite(value) else ("n/a", top + axes.box[3] - 3)
-        canvas.text((left + middle, y), text, size=9, anchor="md", fill=(0, 0, 0) if np.isfinite(value) else (140, 140, 140))
+        canvas.text((left + middle, y), text, size=9, anchor="md", fill=INK if np.isfinite(value) else (140, 140, 140))
     return canvas.pixels()
 
 
-def accuracy_lines(moments: list[str], series: dict[str, list[float]], ylabel: str, title: str) -> np.ndarray:
-    """One line per layer over the moments, with a legend of layers at the right; an ``(H, W, 3)`` uint8 picture."""
+def accuracy_lines(moments: list[str], series: dict[str, list[float]], ylabel: str, title: str,
+                   intervals: dict[str, list] | None = None) -> np.ndarray:
+    """One line per layer over the moments, with a legend of layers at the right; an ``(H, W, 3)`` uint8 picture.
+
+    ``intervals`` (optional): per layer, a ``(low, high)`` per moment (NaN: none), drawn as error bars in its colour."""
     colors = class_colors(len(series))
     names = [short_name(n) for n in series]
     legend_w = int(max((font(LABEL_SIZE).getlength(n) for n in names), default=0)) + 40
@@ -44,6 +55,9 @@ def accuracy_lines(moments: list[str], series: dict[str, list[float]], ylabel: s
     spots = [axes.to_pixels(np.column_stack([np.arange(len(v)), v])) for v in series.values()]
     traces, dots = [_polyline(s) for s in spots], [s[np.isfinite(s[:, 1])] for s in spots]
     pixels = _gridded(axes)
+    for color, (name, values) in zip(colors, series.items()):
+        bounds = np.asarray((intervals or {}).get(name, np.full((len(values), 2), np.nan)), dtype=float).reshape(-1, 2)
+        _error_bars(pixels, axes, np.arange(len(values)), bounds, np.tile(color, (len(values), 1)), 3)
     # Two splats for all layers (lines, then markers) instead of two per layer.
     for pieces, radius in ((traces, 1.0), (dots, 3.0)):
         splat(pixels, np.concatenate(pieces), np.repeat(colors, [len(p) for p in pieces], axis=0), radius, 1.0)
@@ -80,6 +94,20 @@ def _gridded(axes: Axes) -> np.ndarray:
     rows = axes.to_pixels(np.column_stack([np.zeros(len(ACCURACY_TICKS)), ACCURACY_TICKS]))[:, 1]
     pixels[np.rint(rows).astype(int)] = 0.9
     return pixels
+
+
+def _error_bars(pixels: np.ndarray, axes: Axes, xs: np.ndarray, bounds: np.ndarray, colors: np.ndarray, cap: int) -> None:
+    """A vertical line from low to high at each data ``x`` with a finite ``(low, high)`` row of ``bounds``, capped at both
+    ends by a ``2 * cap + 1`` pixel tick, painted into the axes' float ``pixels``."""
+    finite = np.isfinite(bounds).all(axis=1)
+    low = axes.to_pixels(np.column_stack([xs[finite], bounds[finite, 0]]))
+    high = axes.to_pixels(np.column_stack([xs[finite], bounds[finite, 1]]))
+    last_row, last_col = pixels.shape[0] - 1, pixels.shape[1] - 1
+    for (col, bottom), (_, top), color in zip(low, high, colors[finite]):
+        col, top, bottom = int(round(col)), int(np.clip(round(top), 0, last_row)), int(np.clip(round(bottom), 0, last_row))
+        pixels[top:bottom + 1, col] = color
+        for row in (top, bottom):
+            pixels[row, max(col - cap, 0):min(col + cap, last_col) + 1] = color
 
 
 def _framed(canvas: Canvas, axes: Axes, pixels: np.ndarray) -> None:
