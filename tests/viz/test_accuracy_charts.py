@@ -1,9 +1,19 @@
-"""viz.accuracy_charts (the linear probe's pictures), drawn straight into pixels: bar heights, error bars, line colours and gaps,
-long layer names."""
+"""viz.accuracy_charts (the linear probe's pictures), drawn straight into pixels: bar heights, error bars, the baseline, line colours
+and gaps, long layer names."""
 
 import numpy as np
 
-from latent_probe.viz.accuracy_charts import ACCURACY_RANGE, BAR_COLOR, ERROR_BAR_COLOR, accuracy_bars, accuracy_lines, short_name
+from latent_probe.viz.accuracy_charts import (
+    ACCURACY_RANGE,
+    BAND_COLOR,
+    BAR_COLOR,
+    BASELINE_COLOR,
+    ERROR_BAR_COLOR,
+    Baseline,
+    accuracy_bars,
+    accuracy_lines,
+    short_name,
+)
 from latent_probe.viz.raster import FRAME, to_uint8
 from latent_probe.viz.scatter import class_colors
 
@@ -95,3 +105,21 @@ def test_lines_carry_error_bars_in_their_layer_colour():
     assert abs(a_rows.max() - (top + (1 - 0.1 / ACCURACY_RANGE[1]) * (bottom - top - 1))) <= 2
     b_rows = painted_rows(colors[1])
     assert b_rows.max() - b_rows.min() <= 8, "b's first moment has no interval: its marker alone"
+
+
+def test_a_baseline_is_a_dashed_line_in_its_interval_band_across_the_bars():
+    baseline = Baseline(0.6, 0.5, 0.7)
+    picture = accuracy_bars(LONG, [0.3, 0.9, np.nan], "accuracy", "by layer", baseline=baseline)
+    top, left, bottom, right = axes_box(picture)
+
+    def row_of(value):
+        return round(top + (1 - value / ACCURACY_RANGE[1]) * (bottom - top - 1))
+
+    column = int(left + 2.5 * (right - left) / 3)  # the third layer has no bar: only the background
+    gap = picture[top:bottom, column]
+    dashed = (picture[row_of(0.6), left:right] == to_uint8(np.array(BASELINE_COLOR))).all(axis=-1).mean()
+    assert 0.6 < dashed < 0.7, "8 pixels on, 4 off, across the whole axes, over the bars too"
+    band = np.flatnonzero((gap == to_uint8(np.array(BAND_COLOR))).all(axis=-1)) + top
+    assert abs(band.min() - row_of(0.7)) <= 1 and abs(band.max() - row_of(0.5)) <= 1
+    plain = accuracy_bars(LONG, [0.3, 0.9, np.nan], "accuracy", "by layer")
+    assert not (plain[top:bottom, column] == to_uint8(np.array(BAND_COLOR))).all(axis=-1).any()
