@@ -35,6 +35,9 @@ class LayerData:
     evaluation_index: torch.Tensor  # the held-out samples' dataset indices
     inputs: tuple[torch.Tensor, torch.Tensor] | None = None  # the raw inputs of both splits as features, or None
     inputs_stored: str = ""  # how the raw inputs were made features, or why there are none
+    # The same layers at the model's initial (untrained) weights, on the same samples: (fit split, held-out). Not given
+    # yet: it waits for the engine to offer activations at the initial weights (write() already reports selectivity).
+    untrained: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None
 
 
 def input_features(inputs: torch.Tensor, pooling: Pooling) -> tuple[torch.Tensor, str]:
@@ -46,6 +49,15 @@ def input_features(inputs: torch.Tensor, pooling: Pooling) -> tuple[torch.Tensor
         features = F.adaptive_avg_pool1d(features[:, None], limit)[:, 0]
         how = f"{how}, then averaged over neighbouring values -> {limit}"
     return features, how
+
+
+def untrained_metrics(estimates: ReadoutEstimates) -> dict[str, Any]:
+    """``metrics.json``'s ``untrained`` (each layer at its initial weights) and ``selectivity`` (trained minus untrained,
+    paired on the same resamples), each with its interval; absent without an untrained baseline."""
+    if estimates.untrained is None or estimates.selectivity is None:
+        return {}
+    return {"untrained": {p: {"accuracy": e.value, "interval": [e.low, e.high]} for p, e in estimates.untrained.items()},
+            "selectivity": {p: {"value": e.value, "interval": [e.low, e.high]} for p, e in estimates.selectivity.items()}}
 
 
 @register_probe()
@@ -137,13 +149,15 @@ class LinearProbe(Probe):
     def write(self, result: LayerData, out: MomentWriter) -> None:
         """Fit one read-out per layer and one on the raw inputs, bootstrap their held-out accuracies, then write metrics,
         per-sample results, scalars and plots."""
-        correct, methods = self._fit_layers(result, out)
+        correct, methods = self._fit_layers(result.train, result.evaluation, result, out)
         inputs = self._fit_inputs(result, out)
-        scores = ReadoutScores(correct, inputs=None if inputs is None else inputs[0])
+        untrained = None if result.untrained is None else self._fit_layers(*result.untrained, result, out, "untrained ")[0]
+        scores = ReadoutScores(correct, None if inputs is None else inputs[0], untrained)
         estimates = estimate_readouts(scores, self.resamples, self.seed, self.confidence)
         self.history[out.moment] = {path: e.value for path, e in estimates.layers.items()}
         self.interval_history[out.moment] = {path: [e.low, e.high] for path, e in estimates.layers.items()}
-        out.json("metrics.json", {**self._metrics(result, out.moment, methods), **self._input_metrics(result, estimates, inputs)})
+        out.json("metrics.json", {**self._metrics(result, out.moment, methods), **self._input_metrics(result, estimates, inputs),
+                                  **untrained_metrics(estimates)})
         out.npz("held_out.npz", self._held_out(result, scores))
         out.scalars(self._scalars(estimates))
         baseline = None if estimates.inputs is None else Baseline(*estimates.inputs)
@@ -151,11 +165,13 @@ class LinearProbe(Probe):
         if len(self.history) > 1:
             out.png("accuracy_vs_epoch.png", self._history_plot(baseline), tag=f"{self.name}/accuracy_vs_epoch")
 
-    def _fit_layers(self, result: LayerData, out: MomentWriter) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """Which held-out samples each layer's read-out gets right, and the method used (layers with NaN or inf left out)."""
-        usable = out.finite({p: result.train[p] for p in self.layers})
-        paths = [p for p in self.layers if p in usable and bool(torch.isfinite(result.evaluation[p]).all())]
-        return fit_readouts({p: result.train[p] for p in paths}, result.train_label, {p: result.evaluation[p] for p in paths},
+    def _fit_layers(self, train: dict[str, torch.Tensor], evaluation: dict[str, torch.Tensor], result: LayerData,
+                    out: MomentWriter, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Which held-out samples each layer's read-out gets right, and the method used (layers with NaN or inf left out,
+        named with ``prefix`` in the manifest)."""
+        usable = out.finite({f"{prefix}{p}": train[p] for p in self.layers if p in train})
+        paths = [p for p in self.layers if f"{prefix}{p}" in usable and bool(torch.isfinite(evaluation[p]).all())]
+        return fit_readouts({p: train[p] for p in paths}, result.train_label, {p: evaluation[p] for p in paths},
                             result.evaluation_label, self.seed, self._method())
 
     def _fit_inputs(self, result: LayerData, out: MomentWriter) -> tuple[np.ndarray, str] | None:
@@ -197,13 +213,23 @@ class LinearProbe(Probe):
         arrays = {"index": result.evaluation_index.cpu().numpy(), "label": result.evaluation_label.cpu().numpy(),
                   "layers": np.array(paths, dtype=str),
                   "correct": np.stack([scores.layers[p] for p in paths]) if paths else np.zeros((0, len(result.evaluation_label)), bool)}
-        return arrays if scores.inputs is None else {**arrays, "input_correct": scores.inputs}
+        if scores.inputs is not None:
+            arrays["input_correct"] = scores.inputs
+        if scores.untrained:
+            arrays["untrained_layers"] = np.array(list(scores.untrained), dtype=str)
+            arrays["untrained_correct"] = np.stack(list(scores.untrained.values()))
+        return arrays
 
     def _scalars(self, estimates: ReadoutEstimates) -> dict[str, float]:
         """TensorBoard: each layer's accuracy and interval ends, and the raw inputs' under ``input_baseline``."""
         rows = {**estimates.layers, **({INPUT_BASELINE: estimates.inputs} if estimates.inputs is not None else {})}
-        return {f"{self.name}/{key}/{name}": value for key, e in rows.items()
-                for name, value in (("accuracy", e.value), ("accuracy_low", e.low), ("accuracy_high", e.high))}
+        scalars = {f"{self.name}/{key}/{name}": value for key, e in rows.items()
+                   for name, value in (("accuracy", e.value), ("accuracy_low", e.low), ("accuracy_high", e.high))}
+        for path, e in (estimates.selectivity or {}).items():
+            scalars.update({f"{self.name}/{path}/untrained_accuracy": estimates.untrained[path].value,  # type: ignore[index]
+                            f"{self.name}/{path}/selectivity": e.value, f"{self.name}/{path}/selectivity_low": e.low,
+                            f"{self.name}/{path}/selectivity_high": e.high})
+        return scalars
 
     def _depth_plot(self, estimates: ReadoutEstimates, moment: str, baseline: Baseline | None) -> np.ndarray:
         missing = (np.nan, np.nan, np.nan)
