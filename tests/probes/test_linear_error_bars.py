@@ -14,6 +14,7 @@ from torch import nn
 import latent_probe
 from latent_probe.analysis.bootstrap import resampled_indices
 from latent_probe.analysis.linear_readout import readout_accuracy
+from latent_probe.artifacts.report import write_report
 from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.probes import LinearProbe
@@ -150,3 +151,13 @@ def test_without_the_input_baseline_no_inputs_are_kept():
 def test_bad_interval_options_are_refused_when_the_probe_is_made(options, message):
     with pytest.raises(ConfigError, match=message):
         LinearProbe(**options)
+
+
+def test_the_report_shows_the_intervals_and_the_baseline(fitted):
+    folder, run = fitted
+    metrics = json.loads((folder / "metrics.json").read_text())
+    page = write_report(run).read_text()
+    low, high = metrics["interval"]["hidden_act"]
+    assert f"<th>interval.hidden_act</th><td>[{low:.4g}, {high:.4g}]</td>" in page
+    assert f"<th>linear_probe/hidden_act/accuracy_low</th><td>{low:.4g}</td>" in page  # the final metrics
+    assert "<th>input_baseline.interval</th>" in page and 'alt="accuracy_vs_depth.png"' in page
