@@ -1,6 +1,7 @@
-"""The linear probe's untrained baseline and selectivity, fed activations made here (the engine does not give a probe
-the initial weights' activations yet): the digits net trained by hand and the same net at its constructed weights, read
-through forward hooks; the probe writes through the real moment writer. Checked against a float64 NumPy reference."""
+"""The linear probe's untrained baseline and selectivity: fed activations made here (the digits net trained by hand
+and the same net at its constructed weights, read through forward hooks; the probe writes through the real moment
+writer), and through a real fit, where the engine gives the layers at the initial weights. Checked against a float64
+NumPy reference and scikit-learn."""
 
 import copy
 import json
@@ -8,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers.probe_fits import CountingNet, fit_with_probes
 from helpers.probe_models import TinyDigitNet
 from torch.nn import functional as F
 
@@ -68,7 +70,7 @@ def written(nets, tmp_path_factory):
     data = LayerData(train=layer_outputs(trained, train_x), train_label=train_y, evaluation=layer_outputs(trained, eval_x),
                      evaluation_label=eval_y, evaluation_index=index,
                      untrained=(layer_outputs(initial, train_x), layer_outputs(initial, eval_x)))
-    probe = LinearProbe(layers=LAYERS, input_baseline=False, seed=2)
+    probe = LinearProbe(layers=LAYERS, input_baseline=False, untrained_baseline=False, seed=2)
     prepare_probes([probe], TinyDigitNet(), DigitsDataModule().data_spec())
     folder = tmp_path_factory.mktemp("selectivity")
     write_moment(folder, probe, "probe", 0, data, None)
@@ -109,8 +111,29 @@ def test_without_untrained_activations_there_is_no_selectivity(nets, tmp_path):
     (_, train_x, train_y), (index, eval_x, eval_y) = digits("train", 300), digits("val", 100)
     data = LayerData(train=layer_outputs(trained, train_x), train_label=train_y, evaluation=layer_outputs(trained, eval_x),
                      evaluation_label=eval_y, evaluation_index=index)
-    probe = LinearProbe(layers=LAYERS, input_baseline=False)
+    probe = LinearProbe(layers=LAYERS, input_baseline=False, untrained_baseline=False)
     prepare_probes([probe], TinyDigitNet(), DigitsDataModule().data_spec())
     write_moment(tmp_path, probe, "probe", 0, data, None)
     metrics = json.loads((tmp_path / "probes" / "linear_probe" / "probe" / "metrics.json").read_text())
     assert "untrained" not in metrics and "selectivity" not in metrics and set(metrics["interval"]) == set(LAYERS)
+
+
+def test_a_real_fit_reads_the_untrained_baseline_at_the_weights_the_run_started_from(tmp_path):
+    torch.manual_seed(0)  # fit_with_probes builds its net right after the same seed: these are its initial weights
+    initial = CountingNet()
+    _, probes = fit_with_probes(tmp_path, [LinearProbe(layers=LAYERS, input_baseline=False, max_samples=300, seed=0)], epochs=2)
+    moment = probes / "linear_probe" / "fit_end"
+    metrics = json.loads((moment / "metrics.json").read_text())
+    manifest = json.loads((moment / "manifest.json").read_text())
+    with np.load(moment / "held_out.npz") as npz:
+        arrays = dict(npz)
+    (_, train_x, train_y), (index, eval_x, eval_y) = digits("train", 300), digits("val", 300)
+    assert np.array_equal(arrays["index"], index.numpy())
+    train, held_out = layer_outputs(initial, train_x), layer_outputs(initial, eval_x)
+    for k, layer in enumerate(LAYERS):
+        expected, _ = readout_correct(train[layer].double(), train_y, held_out[layer].double(), eval_y, method="sklearn")
+        ours = arrays["untrained_correct"][k]
+        assert abs(ours.mean() - expected.mean()) <= 2 / len(ours) + 1e-12, (layer, ours.mean(), expected.mean())
+        assert metrics["selectivity"][layer]["value"] == pytest.approx(
+            metrics["accuracy"][layer] - metrics["untrained"][layer]["accuracy"], abs=1e-12)
+    assert manifest["initial_weights"]["taken"], manifest

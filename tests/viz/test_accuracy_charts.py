@@ -9,6 +9,7 @@ from latent_probe.viz.accuracy_charts import (
     BAR_COLOR,
     BASELINE_COLOR,
     ERROR_BAR_COLOR,
+    UNTRAINED_COLOR,
     Baseline,
     accuracy_bars,
     accuracy_lines,
@@ -123,3 +124,18 @@ def test_a_baseline_is_a_dashed_line_in_its_interval_band_across_the_bars():
     assert abs(band.min() - row_of(0.7)) <= 1 and abs(band.max() - row_of(0.5)) <= 1
     plain = accuracy_bars(LONG, [0.3, 0.9, np.nan], "accuracy", "by layer")
     assert not (plain[top:bottom, column] == to_uint8(np.array(BAND_COLOR))).all(axis=-1).any()
+
+
+def test_the_untrained_accuracy_is_an_orange_tick_across_each_bar():
+    values, untrained = [0.9, 0.8, 0.7], [0.3, np.nan, 0.6]
+    picture = accuracy_bars(LONG, values, "accuracy", "by layer", untrained=untrained)
+    top, left, bottom, right = axes_box(picture)
+    slot = (right - left) / 3
+    orange = (picture[top:bottom] == to_uint8(np.array(UNTRAINED_COLOR))).all(axis=-1)
+    for k, value in enumerate(untrained):
+        rows = np.flatnonzero(orange[:, int(left + (k + 0.5) * slot)])
+        if np.isnan(value):
+            assert rows.size == 0
+        else:
+            expected = (1 - value / ACCURACY_RANGE[1]) * (bottom - top - 1)
+            assert rows.size == 3 and abs(rows.mean() - expected) <= 1.5, (k, rows, expected)

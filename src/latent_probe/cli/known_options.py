@@ -90,6 +90,7 @@ KNOWN_OPTIONS: dict[str, frozenset[str]] = {
     "LinearProbe": frozenset({
         "batch_size", "confidence", "every_n_epochs", "fit_split", "input_baseline", "layers", "max_features",
         "max_samples", "method", "moments", "name", "resamples", "seed", "split", "strict", "token_pooling",
+        "untrained_baseline",
     }),
     "RepresentationDrift": frozenset({
         "batch_size", "every_n_epochs", "layers", "max_features", "max_samples", "moments", "name", "seed", "split",

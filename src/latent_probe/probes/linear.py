@@ -60,6 +60,15 @@ def untrained_metrics(estimates: ReadoutEstimates) -> dict[str, Any]:
             "selectivity": {p: {"value": e.value, "interval": [e.low, e.high]} for p, e in estimates.selectivity.items()}}
 
 
+def untrained_layers(firing: Firing, fit_split: str, trained: tuple) -> tuple[dict, dict]:
+    """The probe's layers at the initial weights on the fit and held-out splits: the same samples as ``trained``."""
+    device, untrained = firing.device, (firing.activations(split=fit_split, weights="initial"), firing.activations(weights="initial"))
+    for now, then in zip(trained, untrained):
+        if not torch.equal(now.index, then.index):  # the passes draw by the same seed: a difference is a bug, not noise
+            raise RuntimeError("the initial-weights pass read other samples than the trained one")
+    return tuple({p: o.to(device) for p, o in then.outputs.items()} for then in untrained)
+
+
 @register_probe()
 class LinearProbe(Probe):
     """Fit a linear classifier on each layer's activations (train split) and report its accuracy (val split).
@@ -74,7 +83,9 @@ class LinearProbe(Probe):
     Writes ``metrics.json``, ``held_out.npz`` (which held-out samples each read-out got right),
     TensorBoard scalars ``linear_probe/<layer>/accuracy`` (and ``accuracy_low``/``accuracy_high``),
     and plots of accuracy with error bars against depth and, when it runs on a cadence, against epoch.
-    The same read-out on the raw inputs (pooled like the layers) is the baseline drawn across them.
+    The same read-out on the raw inputs (pooled like the layers) is the baseline drawn across them; the same layers at the
+    model's initial weights (as built, before training) are the untrained baseline, and ``selectivity`` is the trained
+    accuracy minus the untrained one, with a paired interval (``metrics.json``, TensorBoard).
 
     Args:
         fit_split: the split whose activations train the classifiers.
@@ -84,6 +95,7 @@ class LinearProbe(Probe):
         resamples: bootstrap resamples of the held-out samples behind each interval.
         confidence: the intervals' coverage (0.95: from the 2.5th to the 97.5th percentile).
         input_baseline: also fit the read-out on the raw inputs (when they are one tensor); its pass keeps the inputs.
+        untrained_baseline: also fit it on the layers at the initial weights (the runner keeps a CPU copy of them).
         **kwargs: the shared options of ``Probe``.
     """
 
@@ -98,6 +110,7 @@ class LinearProbe(Probe):
         resamples: int = RESAMPLES,
         confidence: float = LEVEL,
         input_baseline: bool = True,
+        untrained_baseline: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, max_samples=max_samples, **kwargs)
@@ -107,6 +120,7 @@ class LinearProbe(Probe):
         check_range("confidence", confidence, minimum=0.5, maximum=0.999)
         self.fit_split, self.method, self.resamples, self.confidence = fit_split, method, int(resamples), float(confidence)
         self.input_baseline = self.keeps_inputs = bool(input_baseline)  # the shared pass keeps inputs for this probe
+        self.untrained_baseline = self.needs_initial_weights = bool(untrained_baseline)  # the runner keeps the weights
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
         self.interval_history: dict[str, dict[str, list[float]]] = {}  # moment -> layer -> [low, high]
 
@@ -144,6 +158,8 @@ class LinearProbe(Probe):
             data.inputs, data.inputs_stored = (train.to(device), held_out.to(device)), how
         elif self.input_baseline:
             data.inputs_stored = "the inputs are not one tensor (a dict of token ids and masks, say): no raw-input baseline"
+        if self.untrained_baseline:
+            data.untrained = untrained_layers(firing, self.fit_split, (fit, evaluation))
         return data
 
     def write(self, result: LayerData, out: MomentWriter) -> None:
@@ -234,8 +250,11 @@ class LinearProbe(Probe):
     def _depth_plot(self, estimates: ReadoutEstimates, moment: str, baseline: Baseline | None) -> np.ndarray:
         missing = (np.nan, np.nan, np.nan)
         rows = np.array([estimates.layers.get(p, missing) for p in self.layers], dtype=float).reshape(-1, 3)
-        return accuracy_bars(self.layers, list(rows[:, 0]), f"linear probe accuracy ({self.split})",
-                             f"Linear read-out accuracy by layer @ {moment}", intervals=rows[:, 1:], baseline=baseline)
+        untrained = None if estimates.untrained is None else [estimates.untrained[p].value if p in estimates.untrained else np.nan
+                                                             for p in self.layers]
+        title = f"Linear read-out accuracy by layer @ {moment}" + ("" if untrained is None else " (orange: at the initial weights)")
+        return accuracy_bars(self.layers, list(rows[:, 0]), f"linear probe accuracy ({self.split})", title,
+                             intervals=rows[:, 1:], baseline=baseline, untrained=untrained)
 
     def _history_plot(self, baseline: Baseline | None) -> np.ndarray:
         moments = list(self.history)

@@ -17,6 +17,7 @@ ACCURACY_TICKS = np.linspace(0.0, 1.0, 6)
 BAR_COLOR = (0.12, 0.47, 0.71)  # matplotlib's first colour
 ERROR_BAR_COLOR = (0.0, 0.0, 0.0)  # pure black: no text (INK, even anti-aliased) or frame pixel has it
 BASELINE_COLOR = (0.35, 0.35, 0.35)  # grey: apart from every layer colour
+UNTRAINED_COLOR = (0.85, 0.37, 0.01)  # orange: each layer at its initial weights, across its bar
 BAND_COLOR = (0.86, 0.86, 0.86)  # the baseline's interval, darker than the grid lines (0.9)
 PLOT_HEIGHT, LABEL_SIZE = 260, 10
 
@@ -31,10 +32,11 @@ class Baseline(NamedTuple):
 
 
 def accuracy_bars(names: list[str], values: list[float], ylabel: str, title: str,
-                  intervals: np.ndarray | None = None, baseline: Baseline | None = None) -> np.ndarray:
+                  intervals: np.ndarray | None = None, baseline: Baseline | None = None,
+                  untrained: list[float] | None = None) -> np.ndarray:
     """One bar per layer, its accuracy written above it (``n/a`` where there is none) and its interval ``(low, high)``
-    (a row of ``intervals`` per layer; NaN: none) drawn as an error bar; ``baseline`` across them all; an ``(H, W, 3)``
-    uint8 picture."""
+    (a row of ``intervals`` per layer; NaN: none) drawn as an error bar; ``baseline`` across them all; ``untrained``
+    (per layer, NaN: none) as an orange tick across each bar; an ``(H, W, 3)`` uint8 picture."""
     slot = int(np.clip(900 / max(len(names), 1), 28, 80))
     canvas, axes = _chart(title, ylabel, names, range(len(names)), (-0.5, len(names) - 0.5), slot * len(names), 20,
                           key=_key_text(baseline))
@@ -45,6 +47,7 @@ def accuracy_bars(names: list[str], values: list[float], ylabel: str, title: str
             pixels[int(round(row)):, int(middle - slot * 0.35):int(middle + slot * 0.35) + 1] = BAR_COLOR
     bounds = np.full((len(values), 2), np.nan) if intervals is None else np.asarray(intervals, dtype=float).reshape(-1, 2)
     _baseline_line(pixels, axes, baseline)
+    _untrained_ticks(pixels, axes, untrained, slot)
     _error_bars(pixels, axes, np.arange(len(values)), bounds, np.tile(ERROR_BAR_COLOR, (len(values), 1)), max(2, slot // 8))
     _framed(canvas, axes, pixels, baseline)
     left, top = axes.box[:2]
@@ -131,6 +134,15 @@ def _baseline_line(pixels: np.ndarray, axes: Axes, baseline: Baseline | None) ->
         row = _rows(axes, [baseline.value])[0]
         dashes = np.arange(pixels.shape[1]) % 12 < 8
         pixels[row, dashes] = BASELINE_COLOR
+
+
+def _untrained_ticks(pixels: np.ndarray, axes: Axes, untrained: list[float] | None, slot: int) -> None:
+    """A 3-pixel orange tick as wide as the bar at each finite untrained accuracy."""
+    values = np.asarray([] if untrained is None else untrained, dtype=float)
+    for x in np.flatnonzero(np.isfinite(values)):
+        middle, row = axes.to_pixels(np.array([[x, values[x]]]))[0]
+        row = int(np.clip(round(row), 1, pixels.shape[0] - 2))
+        pixels[row - 1:row + 2, max(int(middle - slot * 0.45), 0):int(middle + slot * 0.45) + 1] = UNTRAINED_COLOR
 
 
 def _error_bars(pixels: np.ndarray, axes: Axes, xs: np.ndarray, bounds: np.ndarray, colors: np.ndarray, cap: int) -> None:
