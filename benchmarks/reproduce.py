@@ -34,6 +34,8 @@ import yaml
 from _harness import env_info
 from mnist_loader import MNIST10K
 from PIL import Image
+from reproduce_similarity import IMAGES as SIMILARITY_IMAGES
+from reproduce_similarity import similarity_figures, similarity_section
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from latent_probe.cli import main as latent_probe
@@ -257,12 +259,12 @@ def bottleneck_figures(fit_dir: Path) -> dict:
 
 
 def probe_figures(spec: RunSpec, fit_dir: Path) -> dict:
-    """The probe numbers a row needs (seed 000's angles, seed 001's latent metrics), else nothing."""
+    """The probe numbers a row needs (seed 000's angles, seed 001's latent metrics, similarity matrices), else nothing."""
     if spec.group == "bottleneck2d":
-        return bottleneck_figures(fit_dir)
+        return {**bottleneck_figures(fit_dir), **similarity_figures(fit_dir)}
     if spec.group.startswith("vae"):
         return latent_figures(json.loads((fit_dir / "probes" / "embedding_dumper" / "fit_end" / "metrics.json").read_text()))
-    return {}
+    return similarity_figures(fit_dir)
 
 
 # (run name, file under the fit run's probes/, image name in docs/reproduction/, caption)
@@ -281,6 +283,7 @@ IMAGES = [
      "003: the ring's points after every affine map and tanh (quickstart, width 3, depth 10)"),
     ("mlp_influence", "influence_mapper/fit_end/white_fc3.png", "004_influence_white_fc3.png",
      "004: single-pixel influence on the pre-softmax a3 (fc3), all-white image"),
+    *SIMILARITY_IMAGES,
 ]
 
 
@@ -518,7 +521,7 @@ def render_markdown(report: dict) -> str:
         f"- **Mode**: {report['mode']}; total wall time {report.get('total_wall_s', 0) / 60:.1f} min on {env.get('cpu_count')} CPU cores "
         f"({env.get('platform', '?')}, torch {env.get('torch', '?')}), {report.get('date', env.get('date', '?'))}. The machine is shared: "
         f"load average {load.get('start', ['?'])[0]} at the start and {load.get('end', ['?'])[0]} at the end, so times are slower "
-        "than on an idle machine and only comparable within this table." + reuse_text(report),
+        "than on an idle machine and only comparable within this table." + reuse_text(report) + update_text(report),
         f"- **Data**: MNIST rows use the {DATASET_NAME} (`{report.get('data_root', '?')}`: the official MNIST test set re-split into "
         "8,000 training images, of which 1,000 are held out for validation, and 2,000 test images), not the 60,000-image MNIST "
         "training set the articles used. Every MNIST command adds `--data.root "
@@ -530,6 +533,7 @@ def render_markdown(report: dict) -> str:
         "",
         *notes(report),
         "",
+        *similarity_section(report),
         "## Pictures",
         "",
     ]
@@ -597,6 +601,16 @@ def reuse_text(report: dict) -> str:
     return (f" {len(reused)} of the {len(report.get('runs', {}))} runs were done by earlier invocations over the same work "
             "folder (`--reuse`, same command and config); the wall time adds up all invocations, experiments since dropped "
             "included.")
+
+
+def update_text(report: dict) -> str:
+    """Which runs a later ``--update`` redid, when, and at what load."""
+    update = report.get("update")
+    if not update:
+        return ""
+    return (f" Updated {update['date']} by `--update` (load {update['load'][0]} at the start, {update['load'][1]} at the end, "
+            f"{update['wall_s'] / 60:.1f} min): the runs {', '.join(f'`{name}`' for name in update['runs'])} were trained again "
+            "with their current configs; the others and their pictures are the earlier report's.")
 
 
 def vae_gap_text(report: dict) -> str:
@@ -718,12 +732,35 @@ def reproduce(quick: bool, data_root: Path, work: Path, only: list[str] | None, 
     return report, fit_dirs
 
 
-def write_outputs(report: dict, fit_dirs: dict[str, Path], out: Path) -> None:
-    """Copy the pictures next to ``out`` and write the Markdown and the JSON (``out`` with ``.json``)."""
+def update(report: dict, names: list[str], data_root: Path, work: Path) -> tuple[dict, dict[str, Path]]:
+    """Redo the full plan's runs ``names`` into ``report`` (figures recomputed); the report and the redone fit folders."""
+    specs = {spec.name: spec for spec in plan(quick=False)}
+    unknown = [name for name in names if name not in specs]
+    if report.get("mode") != "full" or unknown or not names:
+        raise SystemExit(f"reproduce: --update takes a full report and --runs among {sorted(specs)}; unknown: {unknown}")
+    fit_dirs, start, load_start = {}, time.perf_counter(), os.getloadavg()
+    for name in names:
+        record, fit_dir = run_one(specs[name], False, data_root, work)
+        report["runs"][name] = record
+        if fit_dir is not None:
+            fit_dirs[name] = fit_dir
+        print(f"[update] {name}: " + (record.get("error") or f"fit {record['fit_s']:.0f} s, {record['metrics']}"), flush=True)
+    report["figures"] = figures(report["runs"])
+    report["update"] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": names,
+                        "wall_s": round(time.perf_counter() - start, 1),
+                        "load": [round(load_start[0], 2), round(os.getloadavg()[0], 2)]}
+    return report, fit_dirs
+
+
+def write_outputs(report: dict, fit_dirs: dict[str, Path], out: Path, kept: dict | None = None) -> None:
+    """Copy the pictures next to ``out`` and write the Markdown and the JSON (``out`` with ``.json``); ``kept``: pictures
+    of an earlier report whose runs were not redone, left in place."""
     image_dir = out.parent / out.stem
+    kept = {name: image for name, image in (kept or {}).items() if image["run"] not in fit_dirs}
     for old in image_dir.glob("*.png"):
-        old.unlink()
-    report["images"] = copy_images(fit_dirs, image_dir)
+        if old.name not in kept:
+            old.unlink()
+    report["images"] = {**kept, **copy_images(fit_dirs, image_dir)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_markdown(report))
     out.with_suffix(".json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -740,6 +777,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=["000", "001", "002", "003", "004"], help="run these seed articles only")
     parser.add_argument("--reuse", type=Path, default=None, metavar="JSON",
                         help="take the runs this earlier report (of the same --work) finished with the same command; run the rest")
+    parser.add_argument("--update", type=Path, default=None, metavar="JSON",
+                        help="train only the runs named by --runs again and merge them into this full report (others kept)")
+    parser.add_argument("--runs", nargs="+", default=[], help="with --update: the run names to redo (see the report's Runs table)")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",
                         help="train nothing: rewrite the Markdown from this report (pictures already copied)")
     return parser.parse_args()
@@ -758,6 +798,12 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="reproduce-") as scratch:
         work = (args.work or Path(scratch)).resolve()
+        if args.update is not None:
+            report, fit_dirs = update(json.loads(args.update.read_text()), args.runs, args.data_root.resolve(), work)
+            write_outputs(report, fit_dirs, args.out.resolve(), kept=report.get("images"))
+            if any("error" in report["runs"][name] for name in args.runs):
+                raise SystemExit(1)
+            return
         previous = json.loads(args.reuse.read_text()) if args.reuse is not None else None
         report, fit_dirs = reproduce(args.quick, args.data_root.resolve(), work, args.only, previous)
         write_outputs(report, fit_dirs, args.out.resolve())

@@ -103,7 +103,7 @@ def test_latent_figures_read_the_dumper_metrics():
 def test_quick_config_caps_every_probe_sample_count(tmp_path):
     copy = reproduce.quick_config(REPO / "configs" / "bottleneck2d.yaml", tmp_path, max_samples=300)
     probes = yaml.safe_load(copy.read_text())["probes"]
-    assert [p["init_args"]["max_samples"] for p in probes] == [300, 300]
+    assert [p["init_args"]["max_samples"] for p in probes] == [300, 300, 300]
     assert copy.parent == tmp_path / "configs"
 
 
@@ -131,9 +131,13 @@ def test_train_and_test_read_back_a_tiny_real_toy_run(tmp_path, monkeypatch):
     assert all(0 <= result["metrics"][tag] <= 1 for tag in ("val/acc", "test/acc"))
     assert result["max_epochs"] == 1 and result["limit_train_batches"] == 3 and result["fit_s"] > 0
     copied = reproduce.copy_images({"quickstart": result["fit_dir"]}, tmp_path / "pictures")
-    assert list(copied) == ["003_quickstart_steps.png"]
-    with Image.open(tmp_path / "pictures" / "003_quickstart_steps.png") as image:
-        assert max(image.size) <= reproduce.IMAGE_MAX_SIDE
+    assert list(copied) == ["003_quickstart_steps.png", "003_quickstart_layer_similarity.png"]
+    for name in copied:
+        with Image.open(tmp_path / "pictures" / name) as image:
+            assert max(image.size) <= reproduce.IMAGE_MAX_SIDE
+    similarity = reproduce.probe_figures(spec, result["fit_dir"])["layer_similarity"]
+    with np.load(result["fit_dir"] / "probes" / "layer_similarity" / "fit_end" / "similarity.npz") as data:
+        assert similarity["layers"] == data["layers"].tolist() and np.array_equal(similarity["cka"], data["cka"], equal_nan=True)
 
 
 def test_reuse_takes_only_finished_runs_with_the_same_command(tmp_path):
@@ -150,3 +154,20 @@ def test_reuse_takes_only_finished_runs_with_the_same_command(tmp_path):
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {"vae_kl4": {**record, "config_sha256": "0" * 64}}) is None, \
         "the config changed since"
     assert reproduce.reused_run(spec, False, data_root, tmp_path, {}) is None
+
+
+def test_the_similarity_sentences_quote_the_matrices():
+    layers = ["a", "b", "bottleneck_act"]
+    cka = [[1.0, 0.4, 0.25], [0.4, 1.0, 0.75], [0.25, 0.75, 1.0]]
+    drift = {"layers": ["encoder_acts.0"], "moments": ["initial", "epoch=0003", "epoch=0009"], "cka": [[0.5, 0.875, 1.0]],
+             "n_samples": 1000}
+    report = small_report()
+    report["runs"]["bottleneck2d_relu_s0"]["probe"]["layer_similarity"] = {"layers": layers, "cka": cka, "n_samples": 2000}
+    report["runs"]["sda"] = {**toy_run("sda", None, 0.9), "probe": {"representation_drift": drift}}
+    report["runs"]["quickstart"] = {**toy_run("quickstart", None, 1.0),
+                                    "probe": {"layer_similarity": {"layers": layers, "cka": cka, "n_samples": 400}}}
+    text = reproduce.render_markdown(report)
+    assert "## Representation similarity" in text
+    assert "`a` 0.25, `b` 0.75" in text  # 000: each layer against bottleneck_act
+    assert "`encoder_acts.0` 0.88 (against its initial weights 0.50)" in text  # 002: fit_end vs epoch=0003 (pretrain_end)
+    assert "ranges from 0.40 (`a` → `b`" in text and "to 0.75" in text and "the last layer: 0.25" in text  # 003

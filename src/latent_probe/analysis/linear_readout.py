@@ -85,14 +85,29 @@ def sklearn_readout(train_x, train_y, eval_x, seed: int = 0) -> np.ndarray:
     return model.fit(train.numpy(), np.asarray(train_y)).predict(evaluation.numpy())
 
 
-def readout_accuracy(train_x, train_y, eval_x, eval_y, seed: int = 0, method: str = "torch") -> tuple[float, str]:
-    """Accuracy on ``eval_x`` of a linear classifier trained on ``train_x``; returns it and the method used."""
+def readout_correct(train_x, train_y, eval_x, eval_y, seed: int = 0, method: str = "torch") -> tuple[np.ndarray, str]:
+    """Which samples of ``eval_x`` a linear classifier trained on ``train_x`` gets right (a bool per sample), and the
+    method used (``constant`` when the training labels hold one class)."""
     train_y, eval_y = torch.as_tensor(train_y), torch.as_tensor(eval_y)
     if len(torch.unique(train_y)) < 2:
-        return float((eval_y == train_y[0]).float().mean()), "constant"
+        return (eval_y == train_y[0]).cpu().numpy(), "constant"
     if method == "sklearn":
         predicted = torch.as_tensor(sklearn_readout(train_x, train_y.cpu().numpy(), eval_x, seed))
     else:
         train_x, eval_x = torch.as_tensor(train_x), torch.as_tensor(eval_x)
         predicted = softmax_readout(train_x, train_y.to(train_x.device), eval_x.to(train_x.device))
-    return float((predicted.cpu() == eval_y.cpu()).float().mean()), method
+    return (predicted.cpu() == eval_y.cpu()).numpy(), method
+
+
+def readout_accuracy(train_x, train_y, eval_x, eval_y, seed: int = 0, method: str = "torch") -> tuple[float, str]:
+    """Accuracy on ``eval_x`` of a linear classifier trained on ``train_x``; returns it and the method used."""
+    correct, used = readout_correct(train_x, train_y, eval_x, eval_y, seed, method)
+    return float(correct.mean()), used
+
+
+def fit_readouts(train: dict, train_y, evaluation: dict, eval_y, seed: int = 0,
+                 method: str = "torch") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """One read-out per key of ``train`` (fitted there, scored on ``evaluation``'s same key): which held-out samples each
+    gets right, and the method each used."""
+    fitted = {key: readout_correct(train[key], train_y, evaluation[key], eval_y, seed, method) for key in train}
+    return {key: correct for key, (correct, _) in fitted.items()}, {key: used for key, (_, used) in fitted.items()}

@@ -88,8 +88,9 @@ KNOWN_OPTIONS: dict[str, frozenset[str]] = {
         "token_pooling",
     }),
     "LinearProbe": frozenset({
-        "batch_size", "every_n_epochs", "fit_split", "layers", "max_features", "max_samples", "method", "moments",
-        "name", "seed", "split", "strict", "token_pooling",
+        "batch_size", "confidence", "every_n_epochs", "fit_split", "input_baseline", "layers", "max_features",
+        "max_samples", "method", "moments", "name", "resamples", "seed", "split", "strict", "token_pooling",
+        "untrained_baseline",
     }),
     "ModelSimilarity": frozenset({
         "batch_size", "every_n_epochs", "layers", "max_features", "max_samples", "moments", "name", "reference",

@@ -8,13 +8,20 @@ from typing import Any, Literal
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from torch.nn import functional as F
 
-from latent_probe.analysis.linear_readout import readout_accuracy
-from latent_probe.errors import require_choice
+from latent_probe.analysis.bootstrap import LEVEL, RESAMPLES
+from latent_probe.analysis.linear_readout import fit_readouts, readout_correct
+from latent_probe.analysis.readout_baselines import ReadoutEstimates, ReadoutScores, estimate_readouts
+from latent_probe.errors import check_range, require_choice
 from latent_probe.probing import Firing, MomentWriter, Probe
 from latent_probe.probing.layers import activation_modules
+from latent_probe.probing.pooling import Pooling
 from latent_probe.registry import register_probe
-from latent_probe.viz.accuracy_charts import accuracy_bars, accuracy_lines
+from latent_probe.viz.accuracy_charts import Baseline, accuracy_bars, accuracy_lines
+
+BOOTSTRAP_RESAMPLED = "held-out samples, with replacement; the read-outs are not refitted"
+INPUT_BASELINE = "input_baseline"  # its key in metrics.json, in the manifest's skipped, and its TensorBoard tags
 
 
 @dataclass
@@ -25,6 +32,41 @@ class LayerData:
     train_label: torch.Tensor
     evaluation: dict[str, torch.Tensor]
     evaluation_label: torch.Tensor
+    evaluation_index: torch.Tensor  # the held-out samples' dataset indices
+    inputs: tuple[torch.Tensor, torch.Tensor] | None = None  # the raw inputs of both splits as features, or None
+    inputs_stored: str = ""  # how the raw inputs were made features, or why there are none
+    # The same layers at the model's initial (untrained) weights, on the same samples: (fit split, held-out). Not given
+    # yet: it waits for the engine to offer activations at the initial weights (write() already reports selectivity).
+    untrained: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None
+
+
+def input_features(inputs: torch.Tensor, pooling: Pooling) -> tuple[torch.Tensor, str]:
+    """The raw inputs as read-out features, and what was done to them: pooled like the layers, then, when still wider
+    than ``max_features`` (a long flat input such as a signal), averaged over runs of neighbouring values to fit."""
+    features, how = pooling(inputs), pooling.describe(tuple(inputs.shape[1:]))
+    limit = pooling.max_features
+    if limit is not None and features.shape[1] > limit:  # the read-out's Gram matrix grows with the square of the width
+        features = F.adaptive_avg_pool1d(features[:, None], limit)[:, 0]
+        how = f"{how}, then averaged over neighbouring values -> {limit}"
+    return features, how
+
+
+def untrained_metrics(estimates: ReadoutEstimates) -> dict[str, Any]:
+    """``metrics.json``'s ``untrained`` (each layer at its initial weights) and ``selectivity`` (trained minus untrained,
+    paired on the same resamples), each with its interval; absent without an untrained baseline."""
+    if estimates.untrained is None or estimates.selectivity is None:
+        return {}
+    return {"untrained": {p: {"accuracy": e.value, "interval": [e.low, e.high]} for p, e in estimates.untrained.items()},
+            "selectivity": {p: {"value": e.value, "interval": [e.low, e.high]} for p, e in estimates.selectivity.items()}}
+
+
+def untrained_layers(firing: Firing, fit_split: str, trained: tuple) -> tuple[dict, dict]:
+    """The probe's layers at the initial weights on the fit and held-out splits: the same samples as ``trained``."""
+    device, untrained = firing.device, (firing.activations(split=fit_split, weights="initial"), firing.activations(weights="initial"))
+    for now, then in zip(trained, untrained):
+        if not torch.equal(now.index, then.index):  # the passes draw by the same seed: a difference is a bug, not noise
+            raise RuntimeError("the initial-weights pass read other samples than the trained one")
+    return tuple({p: o.to(device) for p, o in then.outputs.items()} for then in untrained)
 
 
 @register_probe()
@@ -36,14 +78,24 @@ class LinearProbe(Probe):
     (ReLU, Tanh, Sigmoid, ...). The classifier is scikit-learn's default logistic regression
     (L2, C=1, standardized features), fitted in float32 on the model's device by a preconditioned
     full-batch L-BFGS (``torch``; ``sklearn`` runs scikit-learn itself, as a slow reference).
-    Writes ``metrics.json``, TensorBoard scalars ``linear_probe/<layer>/accuracy``, and plots of
-    accuracy against depth and, when it runs on a cadence, against epoch.
+    Each accuracy comes with a percentile bootstrap interval over the held-out samples (the fitted
+    read-out is not refitted per resample: the interval leaves out the spread of the fit itself).
+    Writes ``metrics.json``, ``held_out.npz`` (which held-out samples each read-out got right),
+    TensorBoard scalars ``linear_probe/<layer>/accuracy`` (and ``accuracy_low``/``accuracy_high``),
+    and plots of accuracy with error bars against depth and, when it runs on a cadence, against epoch.
+    The same read-out on the raw inputs (pooled like the layers) is the baseline drawn across them; the same layers at the
+    model's initial weights (as built, before training) are the untrained baseline, and ``selectivity`` is the trained
+    accuracy minus the untrained one, with a paired interval (``metrics.json``, TensorBoard).
 
     Args:
         fit_split: the split whose activations train the classifiers.
         method: ``torch`` (``auto`` is the same) or ``sklearn``.
         split: the split the accuracy is measured on.
         max_samples: samples taken from each of the two splits.
+        resamples: bootstrap resamples of the held-out samples behind each interval.
+        confidence: the intervals' coverage (0.95: from the 2.5th to the 97.5th percentile).
+        input_baseline: also fit the read-out on the raw inputs (when they are one tensor); its pass keeps the inputs.
+        untrained_baseline: also fit it on the layers at the initial weights (the runner keeps a CPU copy of them).
         **kwargs: the shared options of ``Probe``.
     """
 
@@ -55,13 +107,22 @@ class LinearProbe(Probe):
         method: Literal["auto", "sklearn", "torch"] = "auto",
         split: str = "val",
         max_samples: int | None = 2000,
+        resamples: int = RESAMPLES,
+        confidence: float = LEVEL,
+        input_baseline: bool = True,
+        untrained_baseline: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(split=split, max_samples=max_samples, **kwargs)
         require_choice("fit_split", fit_split, ("train", "val", "test"))
         require_choice("method", method, ("auto", "sklearn", "torch"))
-        self.fit_split, self.method = fit_split, method
+        check_range("resamples", resamples, minimum=100, maximum=100_000)  # fewer make ragged percentiles; more, no better ones
+        check_range("confidence", confidence, minimum=0.5, maximum=0.999)
+        self.fit_split, self.method, self.resamples, self.confidence = fit_split, method, int(resamples), float(confidence)
+        self.input_baseline = self.keeps_inputs = bool(input_baseline)  # the shared pass keeps inputs for this probe
+        self.untrained_baseline = self.needs_initial_weights = bool(untrained_baseline)  # the runner keeps the weights
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
+        self.interval_history: dict[str, dict[str, list[float]]] = {}  # moment -> layer -> [low, high]
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
         """Every activation module, in model order."""
@@ -72,47 +133,133 @@ class LinearProbe(Probe):
         return list(dict.fromkeys([self.fit_split, self.split]))
 
     def extra_state(self) -> dict[str, Any]:
-        """The accuracy history, so the plot over training goes on after a resume."""
-        return {"history": self.history}
+        """The accuracy history and its intervals, so the plot over training goes on after a resume."""
+        return {"history": self.history, "interval_history": self.interval_history}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore the accuracy history."""
+        """Restore the accuracy history (a checkpoint from before the intervals has none of them)."""
         self.history = dict(state.get("history", {}))
+        self.interval_history = dict(state.get("interval_history", {}))
 
     def compute(self, firing: Firing) -> LayerData:
-        """Gather the chosen layers' outputs on both splits (every rank)."""
+        """Gather the chosen layers' outputs (and the raw inputs, for the baseline) on both splits (every rank)."""
         fit = firing.activations(split=self.fit_split)
         evaluation = firing.activations()
         device = firing.device  # the read-outs are fitted where the model runs
-        return LayerData(
+        data = LayerData(
             train={p: o.to(device) for p, o in fit.outputs.items()},
             train_label=fit.label.to(device),
             evaluation={p: o.to(device) for p, o in evaluation.outputs.items()},
             evaluation_label=evaluation.label.to(device),
+            evaluation_index=evaluation.index,
         )
+        if self.input_baseline and fit.inputs is not None and evaluation.inputs is not None:
+            (train, how), (held_out, _) = (input_features(a.inputs, self.pooling) for a in (fit, evaluation))
+            data.inputs, data.inputs_stored = (train.to(device), held_out.to(device)), how
+        elif self.input_baseline:
+            data.inputs_stored = "the inputs are not one tensor (a dict of token ids and masks, say): no raw-input baseline"
+        if self.untrained_baseline:
+            data.untrained = untrained_layers(firing, self.fit_split, (fit, evaluation))
+        return data
 
     def write(self, result: LayerData, out: MomentWriter) -> None:
-        """Fit one classifier per layer, then write metrics, scalars and plots."""
-        accuracy, methods = {}, {}
-        usable = out.finite({p: result.train[p] for p in self.layers})
-        for path in [p for p in self.layers if p in usable and bool(torch.isfinite(result.evaluation[p]).all())]:
-            accuracy[path], methods[path] = readout_accuracy(
-                result.train[path], result.train_label, result.evaluation[path], result.evaluation_label, self.seed,
-                "sklearn" if self.method == "sklearn" else "torch")
-        self.history[out.moment] = accuracy
-        features = {path: int(result.train[path].shape[1]) for path in self.layers}
-        out.json("metrics.json", {"accuracy": accuracy, "method": methods, "features": features, "fit_split": self.fit_split,
-                                  "eval_split": self.split, "layers_in_order": self.layers, "history": self.history})
-        out.scalars({f"{self.name}/{path}/accuracy": value for path, value in accuracy.items()})
-        out.png("accuracy_vs_depth.png", self._depth_plot(accuracy, out.moment), tag=f"{self.name}/accuracy_vs_depth")
+        """Fit one read-out per layer and one on the raw inputs, bootstrap their held-out accuracies, then write metrics,
+        per-sample results, scalars and plots."""
+        correct, methods = self._fit_layers(result.train, result.evaluation, result, out)
+        inputs = self._fit_inputs(result, out)
+        untrained = None if result.untrained is None else self._fit_layers(*result.untrained, result, out, "untrained ")[0]
+        scores = ReadoutScores(correct, None if inputs is None else inputs[0], untrained)
+        estimates = estimate_readouts(scores, self.resamples, self.seed, self.confidence)
+        self.history[out.moment] = {path: e.value for path, e in estimates.layers.items()}
+        self.interval_history[out.moment] = {path: [e.low, e.high] for path, e in estimates.layers.items()}
+        out.json("metrics.json", {**self._metrics(result, out.moment, methods), **self._input_metrics(result, estimates, inputs),
+                                  **untrained_metrics(estimates)})
+        out.npz("held_out.npz", self._held_out(result, scores))
+        out.scalars(self._scalars(estimates))
+        baseline = None if estimates.inputs is None else Baseline(*estimates.inputs)
+        out.png("accuracy_vs_depth.png", self._depth_plot(estimates, out.moment, baseline), tag=f"{self.name}/accuracy_vs_depth")
         if len(self.history) > 1:
-            out.png("accuracy_vs_epoch.png", self._history_plot(), tag=f"{self.name}/accuracy_vs_epoch")
+            out.png("accuracy_vs_epoch.png", self._history_plot(baseline), tag=f"{self.name}/accuracy_vs_epoch")
 
-    def _depth_plot(self, accuracy: dict[str, float], moment: str) -> np.ndarray:
-        return accuracy_bars(self.layers, [accuracy.get(p, np.nan) for p in self.layers],
-                             f"linear probe accuracy ({self.split})", f"Linear read-out accuracy by layer @ {moment}")
+    def _fit_layers(self, train: dict[str, torch.Tensor], evaluation: dict[str, torch.Tensor], result: LayerData,
+                    out: MomentWriter, prefix: str = "") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Which held-out samples each layer's read-out gets right, and the method used (layers with NaN or inf left out,
+        named with ``prefix`` in the manifest)."""
+        usable = out.finite({f"{prefix}{p}": train[p] for p in self.layers if p in train})
+        paths = [p for p in self.layers if f"{prefix}{p}" in usable and bool(torch.isfinite(evaluation[p]).all())]
+        return fit_readouts({p: train[p] for p in paths}, result.train_label, {p: evaluation[p] for p in paths},
+                            result.evaluation_label, self.seed, self._method())
 
-    def _history_plot(self) -> np.ndarray:
+    def _fit_inputs(self, result: LayerData, out: MomentWriter) -> tuple[np.ndarray, str] | None:
+        """Which held-out samples the read-out on the raw inputs gets right, and its method (None: no baseline, said in
+        the manifest)."""
+        if result.inputs is None:
+            if result.inputs_stored:
+                out.skipped[INPUT_BASELINE] = result.inputs_stored
+            return None
+        train, held_out = result.inputs
+        if not out.finite({INPUT_BASELINE: train}) or not bool(torch.isfinite(held_out).all()):
+            return None
+        return readout_correct(train, result.train_label, held_out, result.evaluation_label, self.seed, self._method())
+
+    def _method(self) -> str:
+        return "sklearn" if self.method == "sklearn" else "torch"
+
+    def _metrics(self, result: LayerData, moment: str, methods: dict[str, str]) -> dict[str, Any]:
+        """``metrics.json``'s layer part: accuracies, their intervals and how they were made, the history."""
+        return {"accuracy": self.history[moment], "method": methods,
+                "features": {path: int(result.train[path].shape[1]) for path in self.layers},
+                "fit_split": self.fit_split, "eval_split": self.split, "layers_in_order": self.layers, "history": self.history,
+                "interval": self.interval_history[moment], "interval_history": self.interval_history,
+                "bootstrap": {"confidence": self.confidence, "resamples": self.resamples, "seed": self.seed,
+                              "held_out_samples": len(result.evaluation_label), "resampled": BOOTSTRAP_RESAMPLED}}
+
+    def _input_metrics(self, result: LayerData, estimates: ReadoutEstimates,
+                       inputs: tuple[np.ndarray, str] | None) -> dict[str, Any]:
+        """``metrics.json``'s ``input_baseline``: the raw inputs' accuracy, interval, width and reduction (absent: none)."""
+        if estimates.inputs is None or inputs is None or result.inputs is None:
+            return {}
+        value, low, high = estimates.inputs
+        return {INPUT_BASELINE: {"accuracy": value, "interval": [low, high], "method": inputs[1],
+                                 "features": int(result.inputs[0].shape[1]), "stored": result.inputs_stored}}
+
+    def _held_out(self, result: LayerData, scores: ReadoutScores) -> dict[str, np.ndarray]:
+        """``held_out.npz``: the held-out samples' dataset indices and labels, and which ones each read-out got right."""
+        paths = list(scores.layers)
+        arrays = {"index": result.evaluation_index.cpu().numpy(), "label": result.evaluation_label.cpu().numpy(),
+                  "layers": np.array(paths, dtype=str),
+                  "correct": np.stack([scores.layers[p] for p in paths]) if paths else np.zeros((0, len(result.evaluation_label)), bool)}
+        if scores.inputs is not None:
+            arrays["input_correct"] = scores.inputs
+        if scores.untrained:
+            arrays["untrained_layers"] = np.array(list(scores.untrained), dtype=str)
+            arrays["untrained_correct"] = np.stack(list(scores.untrained.values()))
+        return arrays
+
+    def _scalars(self, estimates: ReadoutEstimates) -> dict[str, float]:
+        """TensorBoard: each layer's accuracy and interval ends, and the raw inputs' under ``input_baseline``."""
+        rows = {**estimates.layers, **({INPUT_BASELINE: estimates.inputs} if estimates.inputs is not None else {})}
+        scalars = {f"{self.name}/{key}/{name}": value for key, e in rows.items()
+                   for name, value in (("accuracy", e.value), ("accuracy_low", e.low), ("accuracy_high", e.high))}
+        for path, e in (estimates.selectivity or {}).items():
+            scalars.update({f"{self.name}/{path}/untrained_accuracy": estimates.untrained[path].value,  # type: ignore[index]
+                            f"{self.name}/{path}/selectivity": e.value, f"{self.name}/{path}/selectivity_low": e.low,
+                            f"{self.name}/{path}/selectivity_high": e.high})
+        return scalars
+
+    def _depth_plot(self, estimates: ReadoutEstimates, moment: str, baseline: Baseline | None) -> np.ndarray:
+        missing = (np.nan, np.nan, np.nan)
+        rows = np.array([estimates.layers.get(p, missing) for p in self.layers], dtype=float).reshape(-1, 3)
+        untrained = None if estimates.untrained is None else [estimates.untrained[p].value if p in estimates.untrained else np.nan
+                                                             for p in self.layers]
+        title = f"Linear read-out accuracy by layer @ {moment}" + ("" if untrained is None else " (orange: at the initial weights)")
+        return accuracy_bars(self.layers, list(rows[:, 0]), f"linear probe accuracy ({self.split})", title,
+                             intervals=rows[:, 1:], baseline=baseline, untrained=untrained)
+
+    def _history_plot(self, baseline: Baseline | None) -> np.ndarray:
         moments = list(self.history)
         series = {path: [self.history[m].get(path, np.nan) for m in moments] for path in self.layers}
-        return accuracy_lines(moments, series, "linear probe accuracy", "Linear read-out accuracy over training")
+        missing = [np.nan, np.nan]
+        intervals = {path: [self.interval_history.get(m, {}).get(path, missing) for m in moments] for path in self.layers}
+        return accuracy_lines(moments, series, "linear probe accuracy", "Linear read-out accuracy over training",
+                              intervals=intervals, baseline=baseline)
