@@ -48,7 +48,7 @@ def test_quickstart_lists_every_module_with_its_calls_and_shape(run_cli, tmp_pat
     assert list(rows) == list(expected), "every module path of named_modules, in model order"
     for path, shapes in expected.items():
         assert int(rows[path]["calls"]) == len(shapes) == 1 and rows[path]["output"] == f"tensor {shapes[0]}", path
-        assert rows[path].string.rstrip().endswith("layer_transform_recorder"), "the config's one probe reads it"
+        assert rows[path].string.rstrip().endswith("layer_transform_recorder, layer_similarity"), "the config's probes can read it"
     assert result.out.splitlines()[0].split() == ["module", "type", "calls", "output", "reads", "probes"]
 
 

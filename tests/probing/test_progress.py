@@ -15,10 +15,10 @@ from helpers.runs import SUBPROCESS_ENV
 
 from latent_probe.probing.progress import LIVE, PLAIN, SILENT, SUMMARY, MomentProgress, display_style
 
-# The quickstart with the progress bar on, for a few batches: its layer_transform_recorder fires at fit_end.
+# The quickstart with the progress bar on, for a few batches: its layer_transform_recorder and layer_similarity fire at fit_end.
 QUICK = [sys.executable, "-m", "latent_probe.cli", "fit", "--config", str(CONFIGS / "quickstart.yaml"), "--trainer.max_epochs=1",
          "--trainer.limit_train_batches=3", "--trainer.limit_val_batches=2", "--trainer.log_every_n_steps=1"]
-SUMMARY_LINE = "probes at fit_end: layer_transform_recorder -> runs/quickstart/version_0/probes ("
+SUMMARY_LINE = "probes at fit_end: layer_transform_recorder, layer_similarity -> runs/quickstart/version_0/probes ("
 
 
 def environment() -> dict[str, str]:
@@ -56,7 +56,7 @@ def test_on_a_terminal_the_firing_shows_a_live_display(tmp_path):
     assert process.wait(timeout=300) == 0
     shown = b"".join(chunks).decode("utf-8", "replace")
     assert "\x1b[" in shown  # drawn as a live display
-    assert "probes at fit_end: layer_transform_recorder (1/1)" in shown and "pass over val" in shown and "/400" in shown
+    assert "probes at fit_end: layer_transform_recorder (1/2)" in shown and "pass over val" in shown and "/400" in shown
     assert SUMMARY_LINE in shown
     assert "probes at fit_end: pass over val, 400 samples in" not in shown  # the plain line is for pipes only
 

@@ -26,6 +26,11 @@ def val_size():
 def test_probes_at_one_moment_share_one_pass_per_split(tmp_path):
     linear = LinearProbe(split="val", fit_split="train", max_samples=200)
     out, rows = fit(tmp_path / "together", [dumper(), linear])
+    # One pass over val (the largest sample wanted) and one over train, each again at the initial weights (the linear
+    # probe's untrained baseline): the dumper shares the trained passes.
+    assert rows == 2 * (min(200, val_size()) + 200)
+    _, rows = fit(tmp_path / "trained only", [dumper(), LinearProbe(split="val", fit_split="train", max_samples=200,
+                                                                    untrained_baseline=False)])
     assert rows == min(200, val_size()) + 200, "one pass over val (the largest sample wanted) and one over train"
     alone, rows_alone = fit(tmp_path / "alone", [dumper()])
     assert rows_alone == 100
@@ -37,8 +42,8 @@ def test_probes_at_one_moment_share_one_pass_per_split(tmp_path):
 
 
 def test_sharing_does_not_depend_on_the_order_of_the_probes(tmp_path):
-    _, forward = fit(tmp_path / "a", [dumper(), LinearProbe(split="val", fit_split="val", max_samples=150)])
-    _, backward = fit(tmp_path / "b", [LinearProbe(split="val", fit_split="val", max_samples=150), dumper()])
+    _, forward = fit(tmp_path / "a", [dumper(), LinearProbe(split="val", fit_split="val", max_samples=150, untrained_baseline=False)])
+    _, backward = fit(tmp_path / "b", [LinearProbe(split="val", fit_split="val", max_samples=150, untrained_baseline=False), dumper()])
     assert forward == backward == 150
 
 
@@ -51,12 +56,12 @@ def test_a_probe_the_pass_did_not_cover_gets_its_own(tmp_path):
 def test_inputs_are_kept_for_a_partner_that_needs_them(tmp_path):
     recorder = LayerTransformRecorder(layers=["hidden", "hidden_act", "bottleneck", "bottleneck_act"], split="val", max_samples=50,
                                       frames_per_step=1)
-    _, rows = fit(tmp_path, [LinearProbe(split="val", fit_split="val", max_samples=50), recorder])
+    _, rows = fit(tmp_path, [LinearProbe(split="val", fit_split="val", max_samples=50, untrained_baseline=False), recorder])
     assert rows == 50 and (tmp_path / "run/version_0/probes/layer_transform_recorder/fit_end/.complete").is_file()
 
 
 def test_the_last_epoch_and_fit_end_are_computed_once(tmp_path):
-    probe = LinearProbe(split="val", fit_split="val", max_samples=60, every_n_epochs=1)
+    probe = LinearProbe(split="val", fit_split="val", max_samples=60, every_n_epochs=1, untrained_baseline=False)
     out, rows = fit(tmp_path, [probe])
     assert rows == 60, "epoch=0000 and fit_end are the same step: one pass"
     import json
