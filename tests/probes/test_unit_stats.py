@@ -4,10 +4,12 @@ same forward pass as the probes that gather a sample, and the same on 1 and 2 pr
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers.cka_reference import digits_val_layers, reference_minibatch_cka
 from helpers.probe_fits import fit_with_probes
 from helpers.probe_models import DIGITS, TinyDigitNet
 from helpers.runs import fit_checkpoint, probe_on_one_and_two_processes
@@ -54,21 +56,46 @@ def test_a_stream_and_a_sample_share_one_pass(tmp_path):
 
 @pytest.mark.slow
 def test_one_and_two_processes_give_the_same_statistics(tmp_path):
-    """Both streaming probes (UnitStats and LayerSimilarity's CKA) in one pass, on 1 and 2 DDP processes."""
+    """Both streaming probes (UnitStats and LayerSimilarity's exact CKA) in one pass, on 1 and 2 DDP processes; the CKA
+    estimator's groups are each process's consecutive samples, so it is checked against a reference of those groups."""
+    estimator = {"layers": ["hidden", *LAYERS, "classifier"], "method": "minibatch", "group_size": 32, "name": "estimate"}
     probes = [{"class_path": "UnitStats", "init_args": {"layers": LAYERS}},
-              {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}}]
+              {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}},
+              {"class_path": "LayerSimilarity", "init_args": estimator}]
     probe = ["--probes", json.dumps(probes)]
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probe)
-    one, two = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint)
+    folders = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *probe, "--ckpt_path", checkpoint)
     for name, file in (("unit_stats", "unit_stats.npz"), ("layer_similarity", "similarity.npz")):
-        moments = [sorted(p.name for p in (folder / name).iterdir() if p.name.startswith("probe"))[-1] for folder in (one, two)]
-        with np.load(one / name / moments[0] / file) as first, np.load(two / name / moments[1] / file) as second:
+        one, two = post_hoc_moments(folders, name)
+        with np.load(one / file) as first, np.load(two / file) as second:
             assert sorted(first.files) == sorted(second.files)
             for key in first.files:
                 if first[key].dtype.kind in "fc":
                     np.testing.assert_allclose(second[key], first[key], rtol=0, atol=1e-6, err_msg=f"{name}/{key}")
                 else:
                     assert (second[key] == first[key]).all(), f"{name}/{key}"
-    counts = [json.loads((f / "unit_stats" / sorted(p.name for p in (f / "unit_stats").iterdir())[-1] / "stats.json").read_text())
-              ["n_samples"] for f in (one, two)]
+    counts = [json.loads((f / "stats.json").read_text())["n_samples"] for f in post_hoc_moments(folders, "unit_stats")]
     assert counts[0] == counts[1]
+    model = TinyDigitNet()
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)["state_dict"])
+    outputs = digits_val_layers(model)
+    # 180 samples: one process, 5 x 32 + 20 left out; two, 2 x 90 = 2 x (2 x 32 + 26).
+    for folder, processes, groups in zip(post_hoc_moments(folders, "estimate"), (1, 2), (5, 4)):
+        summary = json.loads((folder / "similarity.json").read_text())
+        reference = reference_minibatch_cka([outputs[layer] for layer in estimator["layers"]], 32, processes)
+        np.testing.assert_allclose(np.array(summary["cka"], dtype=float), reference, rtol=0, atol=1e-5)
+        assert summary["groups"] == groups and summary["n_samples"] == 180
+
+
+def post_hoc_moments(folders: list[Path], name: str) -> tuple[Path, Path]:
+    """Probe ``name``'s moment folders of the 1-process and the 2-process post-hoc runs.
+
+    Both runs write into the checkpoint's run, so ``folders`` are one folder holding ``probe`` (the first run) and
+    ``probe-2`` (the second): taking the latest moment of each would read the second run twice.
+    """
+    one, two = folders
+    if one == two:
+        moments = sorted(p.name for p in (one / name).iterdir() if p.name.startswith("probe"))
+        assert moments == ["probe", "probe-2"], moments
+        return one / name / "probe", one / name / "probe-2"
+    return one / name / "probe", two / name / "probe"

@@ -1,0 +1,51 @@
+"""Float64 NumPy references of CKA, written from the papers' formulas with explicit Gram matrices (slow, clear)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from latent_probe.data import DigitsDataModule
+
+
+def digits_val_layers(model: nn.Module) -> dict[str, np.ndarray]:
+    """TinyDigitNet's (or a wider copy's) layers over the whole digits val split, in float64 NumPy, in dataset-index order."""
+    dataset = DigitsDataModule().dataset("val")
+    x = torch.stack([dataset[i][0] for i in range(len(dataset))]).flatten(1).double().numpy()
+    w = {name: p.detach().double().numpy() for name, p in model.named_parameters()}
+    hidden = x @ w["hidden.weight"].T + w["hidden.bias"]
+    act = np.maximum(hidden, 0)
+    bottleneck = np.tanh(act @ w["bottleneck.weight"].T + w["bottleneck.bias"])
+    return {"hidden": hidden, "hidden_act": act, "bottleneck_act": bottleneck,
+            "classifier": bottleneck @ w["classifier.weight"].T + w["classifier.bias"]}
+
+
+def reference_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Kornblith et al. (2019): HSIC = tr(K H L H) on linear Gram matrices, CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))."""
+    n = len(x)
+    h = np.eye(n) - np.ones((n, n)) / n
+    kh, lh = x @ x.T @ h, y @ y.T @ h
+    return float(np.sum(kh * lh.T) / np.sqrt(np.sum(kh * kh.T) * np.sum(lh * lh.T)))
+
+
+def reference_hsic1(x: np.ndarray, y: np.ndarray) -> float:
+    """Song et al. (2012) as written in Nguyen et al. (2021), eq. 3: Gram matrices with zeroed diagonals, ones vectors."""
+    n = len(x)
+    gram_x, gram_y = x @ x.T, y @ y.T
+    np.fill_diagonal(gram_x, 0)
+    np.fill_diagonal(gram_y, 0)
+    one = np.ones(n)
+    value = (np.trace(gram_x @ gram_y) + (one @ gram_x @ one) * (one @ gram_y @ one) / ((n - 1) * (n - 2))
+             - 2 / (n - 2) * (one @ gram_x @ gram_y @ one))
+    return float(value / (n * (n - 3)))
+
+
+def reference_minibatch_cka(layers: list[np.ndarray], size: int, processes: int = 1) -> np.ndarray:
+    """CKA = mean_k HSIC1(K_k, L_k) / sqrt(mean_k HSIC1(K_k, K_k) mean_k HSIC1(L_k, L_k)) over groups of ``size`` consecutive
+    rows of each process's share (rows r, r + W, ... of W processes: the engine's strided shards), each share's last,
+    smaller group left out."""
+    groups = [np.arange(r, len(layers[0]), processes)[g * size:(g + 1) * size]
+              for r in range(processes) for g in range(len(range(r, len(layers[0]), processes)) // size)]
+    hsic = np.array([[np.mean([reference_hsic1(a[rows], b[rows]) for rows in groups]) for b in layers] for a in layers])
+    return hsic / np.sqrt(np.outer(np.diag(hsic), np.diag(hsic)))
