@@ -33,7 +33,7 @@ def related_layers(rng: np.random.Generator, n: int) -> list[np.ndarray]:
 def test_the_estimator_equals_the_papers_formula_on_the_same_groups_for_any_batching(cuts):
     layers = related_layers(np.random.default_rng(0), 130)
     matrix, stats = streamed(layers, 16, cuts)
-    np.testing.assert_allclose(matrix, reference_minibatch_cka(layers, 16), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(matrix, reference_minibatch_cka(layers, 16), rtol=0, atol=1e-7)  # float32 Gram products
     np.testing.assert_array_equal(matrix, matrix.T)
     assert int(stats["count"]) == 130 and int(stats["groups"]) == 8  # 130 = 8 x 16 + 2 left out
 
@@ -43,7 +43,7 @@ def test_each_groups_hsic_equals_the_reference_for_every_pair():
     layers = [x.astype(np.float32) for x in related_layers(rng, 9)]  # the smallest groups are where the terms matter most
     hsic = unbiased_hsic(gram_matrices([torch.from_numpy(x) for x in layers])).numpy()
     expected = [[reference_hsic1(a.astype(np.float64), b.astype(np.float64)) for b in layers] for a in layers]
-    np.testing.assert_allclose(hsic, expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(hsic, expected, rtol=1e-5, atol=1e-6)  # float32 products of centred features
 
 
 def test_the_estimator_is_unbiased_where_the_biased_hsic_is_not():
@@ -83,7 +83,7 @@ def test_a_constant_layer_has_no_cka_and_shifts_change_nothing():
     matrix, _ = streamed([x, np.full((64, 2), 0.1), y], 16, [10])
     assert np.isnan(matrix[1]).all() and np.isnan(matrix[:, 1]).all() and matrix[0, 0] == 1.0
     shifted, _ = streamed([x + 100.0, np.full((64, 2), 0.1), y * 3 - 7.0], 16, [10])
-    np.testing.assert_allclose(shifted, matrix, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(shifted, matrix, rtol=0, atol=1e-7)
 
 
 def test_the_cutter_holds_only_the_unfinished_group():

@@ -40,14 +40,16 @@ def gram_matrices(group: Sequence[torch.Tensor]) -> torch.Tensor:
     """``(layers, b, b)`` float64 linear Gram matrices of one group (``group[i]``: ``(b, p_i)``), diagonals zeroed.
 
     HSIC_1 does not change when a constant is added to every feature, so each layer is shifted by its first row (a
-    constant layer becomes exactly zero) and then centred (the Gram entries no longer carry the mean's size).
+    constant layer becomes exactly zero) and then centred, in float64. The centred features' products are then taken in
+    float32 (float64 matrix products are 2x slower on a CPU and 30-60x on most GPUs): centred, the Gram entries carry
+    no mean to cancel, so float32 costs about 1e-6 of relative precision, far below the estimator's own noise.
     """
     grams = []
     for values in group:
         x = values.reshape(len(values), -1).to(torch.float64)
         x = x - x[:1]
-        x = x - x.mean(dim=0, keepdim=True)
-        grams.append((x @ x.T).fill_diagonal_(0.0))
+        x = (x - x.mean(dim=0, keepdim=True)).to(torch.float32)
+        grams.append((x @ x.T).to(torch.float64).fill_diagonal_(0.0))
     return torch.stack(grams)
 
 
