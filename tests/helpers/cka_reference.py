@@ -49,3 +49,18 @@ def reference_minibatch_cka(layers: list[np.ndarray], size: int, processes: int 
               for r in range(processes) for g in range(len(range(r, len(layers[0]), processes)) // size)]
     hsic = np.array([[np.mean([reference_hsic1(a[rows], b[rows]) for rows in groups]) for b in layers] for a in layers])
     return hsic / np.sqrt(np.outer(np.diag(hsic), np.diag(hsic)))
+
+
+def reference_rbf_gram(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Kornblith et al.'s ``gram_rbf``: exp(-d^2 / (2 sigma^2 median(d^2))), the median over all pairs, diagonal included."""
+    dot = x @ x.T
+    squared = np.diag(dot)
+    distances = squared[:, None] + squared[None, :] - 2 * dot
+    return np.exp(-distances / (2 * sigma**2 * np.median(distances)))
+
+
+def reference_gram_cka(gram_x: np.ndarray, gram_y: np.ndarray) -> float:
+    """CKA of two Gram matrices: tr(K H L H) / sqrt(tr(K H K H) tr(L H L H))."""
+    h = np.eye(len(gram_x)) - 1 / len(gram_x)
+    kh, lh = h @ gram_x @ h, h @ gram_y @ h
+    return float(np.sum(kh * lh) / np.sqrt(np.sum(kh * kh) * np.sum(lh * lh)))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from helpers.cka_reference import digits_val_layers, reference_cka, reference_minibatch_cka
+from helpers.cka_reference import digits_val_layers, reference_cka, reference_gram_cka, reference_minibatch_cka, reference_rbf_gram
 from helpers.probe_fits import fit_with_probes
 from helpers.probe_models import TinyDigitNet
 from PIL import Image
@@ -20,6 +20,7 @@ from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.probes import LayerSimilarity
 from latent_probe.probing import MomentWriter, ProbeRunner
+from latent_probe.probing.sharding import select_indices
 
 LAYERS = ["hidden", "hidden_act", "bottleneck_act", "classifier"]
 
@@ -34,7 +35,7 @@ def read_result(folder) -> tuple[np.ndarray, list[str], int, dict, dict]:
 
 def test_exact_and_minibatch_matrices_equal_float64_references(tmp_path):
     probes = [LayerSimilarity(layers=LAYERS, strict=True),
-              LayerSimilarity(layers=LAYERS, method="minibatch", group_size=32, name="estimate", strict=True)]
+              LayerSimilarity(layers=LAYERS, method="minibatch", group_size=32, bootstrap=0, name="estimate", strict=True)]
     model, folder = fit_with_probes(tmp_path, probes)
     outputs, size = digits_val_layers(model), len(DigitsDataModule().dataset("val"))
     matrix, layers, count, summary, manifest = read_result(folder / "layer_similarity" / "fit_end")
@@ -46,6 +47,16 @@ def test_exact_and_minibatch_matrices_equal_float64_references(tmp_path):
     assert summary["layers"] == LAYERS and summary["n_samples"] == count and summary["method"] == "exact"
     assert manifest["similarity"]["method"] == "exact" and "groups" not in manifest["similarity"]
     np.testing.assert_allclose(np.array(summary["cka"]), matrix, rtol=0, atol=1e-12)
+    assert sum(model.probe_rows[1:]) == size, "one pass feeds the streams and the bootstrap's sample ([0]: setup pass)"
+    # The bootstrap's sample (1,000 by default) is the whole split here: its CKA is the stream's, inside its interval.
+    with np.load(folder / "layer_similarity" / "fit_end" / "similarity.npz") as npz:
+        np.testing.assert_allclose(npz["sample_cka"], matrix, rtol=0, atol=1e-9)
+        assert int(npz["sample_n_samples"]) == size
+        assert np.all(npz["cka_lower"] <= npz["sample_cka"] + 1e-6) and np.all(npz["sample_cka"] <= npz["cka_upper"] + 1e-6)
+        assert np.all(npz["cka_upper"] - npz["cka_lower"] < 0.5) and np.any(npz["cka_upper"] - npz["cka_lower"] > 1e-3)
+        np.testing.assert_allclose(np.array(summary["sample"]["bootstrap"]["lower"]), npz["cka_lower"], rtol=0, atol=1e-12)
+    assert {key: summary["sample"]["bootstrap"][key] for key in ("resamples", "level")} == {"resamples": 1000, "level": 0.95}
+    assert manifest["similarity"]["sample"] == {"kernel": "linear", "n_samples": size, "resamples": 1000}
     picture = np.asarray(Image.open(folder / "layer_similarity" / "fit_end" / "similarity.png"))
     assert picture.ndim == 3 and min(picture.shape[:2]) > 200
     # One process reads the split in dataset-index order: the groups are its consecutive 32 samples, 180 = 5 x 32 + 20.
@@ -58,9 +69,28 @@ def test_exact_and_minibatch_matrices_equal_float64_references(tmp_path):
 
 
 def test_default_layers_are_the_activation_modules(tmp_path):
-    _, probes = fit_with_probes(tmp_path, [LayerSimilarity(strict=True)])
+    _, probes = fit_with_probes(tmp_path, [LayerSimilarity(bootstrap=0, strict=True)])
     with np.load(probes / "layer_similarity" / "fit_end" / "similarity.npz") as npz:
         assert list(npz["layers"]) == ["hidden_act", "bottleneck_act"]
+
+
+def test_the_sample_is_the_seeded_subset_and_the_rbf_kernel_follows_kornblith(tmp_path):
+    probes = [LayerSimilarity(layers=LAYERS, bootstrap=200, bootstrap_samples=100, name="sampled", strict=True),
+              LayerSimilarity(layers=LAYERS, bootstrap=0, bootstrap_samples=100, kernel="rbf", rbf_sigma=0.5, name="rbf",
+                              strict=True)]
+    model, folder = fit_with_probes(tmp_path, probes)
+    rows = select_indices(len(DigitsDataModule().dataset("val")), 100, seed=0).numpy()
+    outputs = {layer: values[rows] for layer, values in digits_val_layers(model).items()}
+    with np.load(folder / "sampled" / "fit_end" / "similarity.npz") as npz:
+        expected = [[reference_cka(outputs[a], outputs[b]) for b in LAYERS] for a in LAYERS]
+        np.testing.assert_allclose(npz["sample_cka"], expected, rtol=0, atol=1e-5)
+        assert int(npz["sample_n_samples"]) == 100 and npz["cka_lower"].shape == (4, 4)
+    kernels = [reference_rbf_gram(outputs[layer], 0.5) for layer in LAYERS]
+    with np.load(folder / "rbf" / "fit_end" / "similarity.npz") as npz:
+        np.testing.assert_allclose(npz["sample_cka"], [[reference_gram_cka(a, b) for b in kernels] for a in kernels], atol=1e-5)
+        assert "cka_lower" not in npz.files
+    summary = json.loads((folder / "rbf" / "fit_end" / "similarity.json").read_text())
+    assert summary["sample"]["kernel"] == "rbf" and summary["sample"]["rbf_sigma"] == 0.5 and "bootstrap" not in summary["sample"]
 
 
 class WideNet(TinyDigitNet):
@@ -86,7 +116,7 @@ def fit_wide(folder, probe: LayerSimilarity) -> WideNet:
 def test_a_layer_too_wide_for_exact_cka_gets_the_estimator_unless_exact_is_asked(tmp_path):
     with pytest.raises(ConfigError, match=rf"'hidden_act' has {MAX_EXACT_WIDTH + 1} features.*method to minibatch"):
         fit_wide(tmp_path, LayerSimilarity(layers=["hidden_act", "bottleneck_act"], method="exact", strict=True))
-    model = fit_wide(tmp_path, LayerSimilarity(layers=["hidden_act", "bottleneck_act"], group_size=60, strict=True))
+    model = fit_wide(tmp_path, LayerSimilarity(layers=["hidden_act", "bottleneck_act"], group_size=60, bootstrap=0, strict=True))
     matrix, _, _, summary, manifest = read_result(tmp_path / "run" / "version_0" / "probes" / "layer_similarity" / "fit_end")
     outputs = digits_val_layers(model)
     reference = reference_minibatch_cka([outputs["hidden_act"], outputs["bottleneck_act"]], 60)
@@ -97,6 +127,10 @@ def test_a_layer_too_wide_for_exact_cka_gets_the_estimator_unless_exact_is_asked
 @pytest.mark.parametrize(("options", "message"), [
     ({"method": "fast"}, "unknown method 'fast'; valid choices: auto, exact, minibatch"),
     ({"group_size": 3}, "group_size must be >= 4, got 3"),
+    ({"bootstrap": -1}, "bootstrap must be >= 0 and <= 100000, got -1"),
+    ({"bootstrap_samples": 5000}, "bootstrap_samples must be >= 4 and <= 4096, got 5000"),
+    ({"kernel": "cosine"}, "unknown kernel 'cosine'; valid choices: linear, rbf"),
+    ({"rbf_sigma": 0.0}, "rbf_sigma must be > 0, got 0.0"),
 ])
 def test_bad_options_are_refused_when_the_probe_is_made(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -105,7 +139,7 @@ def test_bad_options_are_refused_when_the_probe_is_made(options, message):
 
 def test_a_split_smaller_than_one_group_is_refused_at_setup(tmp_path):
     with pytest.raises(ConfigError, match="group_size 256 is more than the 180 samples of the val split"):
-        fit_with_probes(tmp_path, [LayerSimilarity(layers=LAYERS, method="minibatch", strict=True)])
+        fit_with_probes(tmp_path, [LayerSimilarity(layers=LAYERS, method="minibatch", bootstrap=0, strict=True)])
 
 
 def test_the_manifests_own_keys_cannot_be_replaced(tmp_path):

@@ -46,11 +46,17 @@ def gram_matrices(group: Sequence[torch.Tensor]) -> torch.Tensor:
     """
     grams = []
     for values in group:
-        x = values.reshape(len(values), -1).to(torch.float64)
-        x = x - x[:1]
-        x = (x - x.mean(dim=0, keepdim=True)).to(torch.float32)
+        x = centred_features(values).to(torch.float32)
         grams.append((x @ x.T).to(torch.float64).fill_diagonal_(0.0))
     return torch.stack(grams)
+
+
+def centred_features(values: torch.Tensor) -> torch.Tensor:
+    """``values`` as ``(n, features)`` float64, shifted by their first row (a constant layer becomes exactly zero), then
+    centred: linear HSIC and CKA do not change, and Gram entries no longer carry the mean's size."""
+    x = values.reshape(len(values), -1).to(torch.float64)
+    x = x - x[:1]
+    return x - x.mean(dim=0, keepdim=True)
 
 
 def unbiased_hsic(grams: torch.Tensor) -> torch.Tensor:
@@ -104,4 +110,4 @@ def minibatch_cka(stats: dict[str, torch.Tensor]) -> np.ndarray:
     return normalised(stats["hsic"].cpu().to(torch.float64).numpy())
 
 
-__all__ = ["MIN_GROUP", "GroupCutter", "fold_groups", "gram_matrices", "initial_hsic", "minibatch_cka", "unbiased_hsic"]
+__all__ = ["MIN_GROUP", "GroupCutter", "centred_features", "fold_groups", "gram_matrices", "initial_hsic", "minibatch_cka", "unbiased_hsic"]

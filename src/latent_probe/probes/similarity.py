@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from latent_probe.analysis.cka import MAX_EXACT_WIDTH, METHODS, choose_method, cka_matrix, fold, initial_statistics
+from latent_probe.analysis.cka_bootstrap import KERNELS, LEVEL, bootstrap_interval, gram_matrices, sample_cka
 from latent_probe.analysis.minibatch_cka import MIN_GROUP, GroupCutter, fold_groups, initial_hsic, minibatch_cka
-from latent_probe.errors import ConfigError, check_range, require_choice
-from latent_probe.probing import Batch, Firing, MomentWriter, Probe, StreamState
+from latent_probe.errors import ConfigError, check_memory, check_range, require_choice
+from latent_probe.probing import Activations, Batch, Firing, MomentWriter, Probe, StreamState
 from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
 from latent_probe.viz.similarity_heatmap import similarity_heatmap
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from latent_probe.dataspec import DataSpec
     from latent_probe.probing.setup_pass import SetupPass
 
+MAX_SAMPLE = 4096  # the sample's Gram matrices: layers x samples^2 float64, and a product per pair of layers per resample
 ESTIMATORS = {
     "exact": "linear CKA, exact (feature-space sufficient statistics over the whole split)",
     "minibatch": "linear CKA, unbiased minibatch HSIC estimator (Nguyen, Raghu & Kornblith 2021) over groups of samples",
@@ -49,26 +51,47 @@ class LayerSimilarity(Probe):
     HSIC estimator (Nguyen, Raghu & Kornblith, ICLR 2021) over groups of ``group_size`` consecutive samples of each
     process (each process's last, smaller group left out): any width, memory ``group_size`` rows per layer; its value
     depends on the grouping, so 1 and N processes differ by the estimator's noise. ``auto`` is exact when every layer
-    fits, else the estimator for the whole matrix. Writes ``similarity.npz`` (``cka``, ``layers``, ``n_samples``,
-    ``method``), ``similarity.json`` (also the groups used), the heatmap ``similarity.png`` (also in TensorBoard) and
-    TensorBoard scalars ``<name>/<layer>/next``: each layer's CKA with the next one. The method (and the estimator's
-    group size and number of groups) is also in the moment's ``manifest.json``.
+    fits, else the estimator for the whole matrix.
+
+    On a seeded sample of ``bootstrap_samples`` of the split, gathered in the same pass, it also computes CKA with
+    ``kernel`` (``linear``, or ``rbf`` with sigma ``rbf_sigma`` x the median distance between examples) and, with
+    ``bootstrap`` resamples, its 95 % percentile bootstrap interval per pair: the uncertainty of CKA on that many
+    samples (the whole split's CKA varies less when the split is larger). On 8 layers of 1,000 samples, 1,000 resamples
+    take about a second on one CPU thread (more with more layers: a product per pair); ``bootstrap: 0`` turns it off.
+
+    Writes ``similarity.npz`` (``cka``, ``layers``, ``n_samples``, ``method``; ``sample_cka``, ``cka_lower``,
+    ``cka_upper``, ``sample_n_samples`` for the sample), ``similarity.json`` (the same, the groups used, the sample's
+    kernel), the heatmap ``similarity.png`` of ``cka`` (also in TensorBoard) and TensorBoard scalars
+    ``<name>/<layer>/next``: each layer's CKA with the next one. The method (and the estimator's group size and number
+    of groups, the sample's kernel, size and resamples) is also in the moment's ``manifest.json``.
 
     Args:
         max_samples: samples read (default: the whole split, streamed).
         method: ``auto``, ``exact`` or ``minibatch``.
         group_size: samples per group of the minibatch estimator (at least 4: it divides by ``group_size - 3``).
+        bootstrap: bootstrap resamples of the sample (0: no interval).
+        bootstrap_samples: size of the sample (at most 4,096: it holds a samples x samples Gram matrix per layer).
+        kernel: the sample's kernel, ``linear`` or ``rbf``.
+        rbf_sigma: the RBF kernel's width as a fraction of the median distance between the sample's examples.
         **kwargs: the shared options of ``Probe``.
     """
 
     streams = True
 
     def __init__(self, max_samples: int | None = None, method: Literal["auto", "exact", "minibatch"] = "auto",
-                 group_size: int = 256, **kwargs: Any) -> None:
+                 group_size: int = 256, bootstrap: int = 1000, bootstrap_samples: int = 1000,
+                 kernel: Literal["linear", "rbf"] = "linear", rbf_sigma: float = 1.0, **kwargs: Any) -> None:
         super().__init__(max_samples=max_samples, **kwargs)
-        self.method = require_choice("method", method, METHODS)
+        self.method, self.kernel = require_choice("method", method, METHODS), require_choice("kernel", kernel, KERNELS)
         check_range("group_size", group_size, minimum=MIN_GROUP)
-        self.group_size = group_size
+        check_range("bootstrap", bootstrap, minimum=0, maximum=100_000)
+        check_range("bootstrap_samples", bootstrap_samples, minimum=MIN_GROUP, maximum=MAX_SAMPLE)
+        check_range("rbf_sigma", rbf_sigma, positive=True)
+        self.group_size, self.bootstrap, self.bootstrap_samples, self.rbf_sigma = group_size, bootstrap, bootstrap_samples, rbf_sigma
+
+    def gathered_samples(self) -> int | None:
+        """The seeded sample of ``bootstrap_samples`` for the bootstrap or the RBF kernel, gathered beside the stream."""
+        return self.bootstrap_samples if self.bootstrap or self.kernel == "rbf" else 0
 
     def default_layers(self, model: nn.Module) -> list[str]:
         """Every activation module, in model order."""
@@ -85,6 +108,10 @@ class LayerSimilarity(Probe):
         if choose_method(self.method, self.widths()) == "minibatch" and samples < self.group_size:
             raise ConfigError(f"group_size {self.group_size} is more than the {samples} samples of the {self.split} split "
                               f"the minibatch estimator reads; lower group_size (at least {MIN_GROUP})")
+        if self.gathered_samples():
+            rows = min(size, self.bootstrap_samples)
+            check_memory("bootstrap_samples", self.bootstrap_samples, 12 * len(self.layers) * rows**2,
+                         f"the sample's Gram matrices ({len(self.layers)} layers)")
 
     def start_stream(self, widths: dict[str, int]) -> StreamState:
         """Exact: a count, feature sums and per pair ``X^T Y``; minibatch: a count, the groups and the summed HSIC_1."""
@@ -105,8 +132,27 @@ class LayerSimilarity(Probe):
             fold(state.values, values)
 
     def compute(self, firing: Firing) -> dict[str, Any]:
-        """The CKA matrix from the reduced state, with what the method used."""
-        state = firing.stream
+        """The CKA matrix from the reduced state, with what the method used; the sample's CKA and interval (rank 0)."""
+        result = self.streamed(firing.stream)
+        if self.gathered_samples():
+            sample = firing.activations()  # gathered from every rank: every rank takes part
+            if firing.is_global_zero:  # only rank 0 writes: the others need not resample
+                result["sample"] = self.on_sample(sample, firing.device)
+        return result
+
+    def on_sample(self, sample: Activations, device: torch.device) -> dict[str, Any]:
+        """CKA of the sample with ``kernel`` and, with ``bootstrap`` resamples, its 95 % percentile interval."""
+        grams = gram_matrices([sample.outputs[layer].to(device) for layer in self.layers], self.kernel, self.rbf_sigma)
+        result = {"kernel": self.kernel, "n_samples": len(sample), "cka": sample_cka(grams)}
+        if self.kernel == "rbf":
+            result["rbf_sigma"] = self.rbf_sigma
+        if self.bootstrap:
+            lower, upper = bootstrap_interval(grams, self.bootstrap, self.seed)
+            result["bootstrap"] = {"resamples": self.bootstrap, "level": LEVEL, "seed": self.seed, "lower": lower, "upper": upper}
+        return result
+
+    def streamed(self, state: StreamState) -> dict[str, Any]:
+        """The whole split's CKA matrix from the reduced state, with what the method used."""
         stats = {key: value.cpu() for key, value in state.values.items()}
         result = {"count": int(stats["count"]), "layers": list(self.layers)}
         if not isinstance(state, GroupedState):
@@ -124,11 +170,12 @@ class LayerSimilarity(Probe):
         how = {"method": method, "estimator": ESTIMATORS[method], "max_exact_width": MAX_EXACT_WIDTH}
         if method == "minibatch":
             how.update(group_size=result["group_size"], groups=result["groups"], samples_left_out=result["left_out"])
-        out.note(similarity=how)
+        sample = result.get("sample")
+        out.note(similarity={**how, **({"sample": sample_manifest(sample)} if sample else {})})
         out.npz("similarity.npz", {"cka": matrix, "layers": np.array(layers), "n_samples": np.array(result["count"]),
-                                   "method": np.array(method)})
+                                   "method": np.array(method), **(sample_arrays(sample) if sample else {})})
         out.json("similarity.json", {"split": self.split, "n_samples": result["count"], **how, "layers": layers,
-                                     "cka": as_json(matrix)})
+                                     "cka": as_json(matrix), **({"sample": sample_json(sample)} if sample else {})})
         title = f"{self.name}: linear CKA between layers ({self.split}, {result['count']} samples)"
         out.png("similarity.png", similarity_heatmap(layers, matrix, title), tag=f"{self.name}/cka")
         out.scalars({f"{self.name}/{layer}/next": matrix[i, i + 1] for i, layer in enumerate(layers[:-1])
@@ -138,3 +185,26 @@ class LayerSimilarity(Probe):
 def as_json(matrix: np.ndarray) -> list[list[float | None]]:
     """A matrix as JSON rows, NaN (undefined) as null."""
     return [[float(v) if np.isfinite(v) else None for v in row] for row in matrix]
+
+
+def sample_manifest(sample: dict[str, Any]) -> dict[str, Any]:
+    """What the manifest says of the sample: kernel, size and resamples."""
+    return {"kernel": sample["kernel"], "n_samples": sample["n_samples"],
+            "resamples": sample["bootstrap"]["resamples"] if "bootstrap" in sample else 0}
+
+
+def sample_arrays(sample: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The sample's arrays for the NPZ: its CKA, the interval's bounds (when bootstrapped) and its size."""
+    arrays = {"sample_cka": sample["cka"], "sample_n_samples": np.array(sample["n_samples"])}
+    if "bootstrap" in sample:
+        arrays.update(cka_lower=sample["bootstrap"]["lower"], cka_upper=sample["bootstrap"]["upper"])
+    return arrays
+
+
+def sample_json(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sample's part of similarity.json, matrices as rows with null for NaN."""
+    summary = {**sample, "cka": as_json(sample["cka"])}
+    if "bootstrap" in sample:
+        bounds = sample["bootstrap"]
+        summary["bootstrap"] = {**bounds, "lower": as_json(bounds["lower"]), "upper": as_json(bounds["upper"])}
+    return summary
