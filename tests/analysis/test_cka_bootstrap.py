@@ -53,16 +53,6 @@ def test_a_constant_layer_has_no_cka_nor_interval():
     assert lower[0, 0] == pytest.approx(1.0) and upper[0, 0] == pytest.approx(1.0)
 
 
-@pytest.fixture
-def one_thread():
-    """Torch on one thread: on a shared 2-core machine an OpenMP thread waiting for a busy core makes these thousands of
-    small products up to 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_the_95_percent_interval_covers_a_known_population_cka_about_95_percent_of_the_time(one_thread):
     """x ~ N(0, diag(s^2)), y = x A + noise: the population's linear CKA is ||S_xy||_F^2 / (||S_xx||_F ||S_yy||_F) exactly.
 

@@ -64,7 +64,7 @@ def test_the_estimator_is_unbiased_where_the_biased_hsic_is_not():
     assert abs(np.mean(biased) - truth) > 10 * error  # the biased form is off by O(1/b) at b = 6
 
 
-def test_the_estimator_is_close_to_exact_cka_over_many_samples():
+def test_the_estimator_is_close_to_exact_cka_over_many_samples(one_thread):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(20000, 6)) * [3, 2, 1, 1, 0.5, 0.5] + 4.0
     layers = [x, np.maximum(x @ rng.normal(size=(6, 9)), 0) + rng.normal(size=(20000, 9)), rng.normal(size=(20000, 4))]

@@ -39,10 +39,10 @@ def initial_hsic(layers: int) -> dict[str, torch.Tensor]:
 def gram_matrices(group: Sequence[torch.Tensor]) -> torch.Tensor:
     """``(layers, b, b)`` float64 linear Gram matrices of one group (``group[i]``: ``(b, p_i)``), diagonals zeroed.
 
-    HSIC_1 does not change when a constant is added to every feature, so each layer is shifted by its first row (a
-    constant layer becomes exactly zero) and then centred, in float64. The centred features' products are then taken in
-    float32 (float64 matrix products are 2x slower on a CPU and 30-60x on most GPUs): centred, the Gram entries carry
-    no mean to cancel, so float32 costs about 1e-6 of relative precision, far below the estimator's own noise.
+    HSIC_1 does not change when a constant is added to every feature, so the features are centred first, in float64
+    (``centred_features``); their products are then taken in float32 (float64 matrix products are 2x slower on a CPU
+    and 30-60x on most GPUs): centred, the Gram entries carry no mean to cancel, so float32 costs about 1e-6 of relative
+    precision, far below the estimator's own noise.
     """
     grams = []
     for values in group:
