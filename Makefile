@@ -34,9 +34,9 @@ test-fast: install ## Run the tests not marked slow
 lint: install ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks
 
-BENCHMARKS := capture projector linear_probe memory throughput mnist_loader influence fit_overhead probe_size startup
+BENCHMARKS := capture projector linear_probe memory throughput mnist_loader influence fit_overhead probe_size startup similarity
 
-bench: install ## Run every benchmark (installs the bench extra: Captum), results as JSON under benchmarks/results/
+bench: install ## Run every benchmark (installs the bench extra: Captum, torch-cka), results as JSON under benchmarks/results/
 	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev,timm,hf,bench]"
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python benchmarks/$$b.py --json benchmarks/results/$$b.json || exit 1; done
 

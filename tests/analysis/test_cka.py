@@ -6,21 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.cka_reference import reference_cka
 
 from latent_probe.analysis.cka import MAX_EXACT_WIDTH, check_widths, cka_matrix, fold, initial_statistics
 from latent_probe.errors import ConfigError
-
-
-def reference_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Kornblith et al. (2019): HSIC = tr(K H L H) on linear Gram matrices, CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))."""
-    n = len(x)
-    h = np.eye(n) - np.ones((n, n)) / n
-    gram_x, gram_y = x @ x.T, y @ y.T
-
-    def hsic(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.trace(a @ h @ b @ h))
-
-    return hsic(gram_x, gram_y) / np.sqrt(hsic(gram_x, gram_x) * hsic(gram_y, gram_y))
 
 
 def streamed(layers: list[np.ndarray], cuts: list[int]) -> np.ndarray:
@@ -91,5 +80,14 @@ def test_statistics_do_not_grow_with_samples():
 
 def test_a_layer_too_wide_for_exact_cka_is_named():
     check_widths({"a": MAX_EXACT_WIDTH})
-    with pytest.raises(ConfigError, match=r"'encoder\.conv' has 2049 features"):
+    with pytest.raises(ConfigError, match=r"'encoder\.conv' has 2049 features.*method to minibatch"):
         check_widths({"a": 4, "encoder.conv": MAX_EXACT_WIDTH + 1})
+
+
+@pytest.mark.parametrize("value", [0.1, 0.3, 7.77])
+def test_a_constant_layer_is_found_whatever_its_value_rounds_to(value):
+    """tr(C) = sum x^2 - (sum x)^2 / n is a rounding error, not zero, for most constants: it must not become a CKA."""
+    rng = np.random.default_rng(5)
+    layers = [rng.normal(size=(300, 3)), np.full((300, 2), value, dtype=np.float32)]
+    matrix = streamed(layers, [64, 128, 192, 256])
+    assert matrix[0, 0] == 1.0 and np.isnan(matrix[1]).all() and np.isnan(matrix[:, 1]).all()

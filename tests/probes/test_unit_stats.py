@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.cka_reference import digits_val_layers, reference_minibatch_cka
 from helpers.probe_fits import fit_with_probes
 from helpers.probe_models import DIGITS, TinyDigitNet
 from helpers.runs import fit_checkpoint, probe_on_one_and_two_processes
@@ -57,11 +58,14 @@ def test_a_stream_and_a_sample_share_one_pass(tmp_path):
 def test_one_and_two_processes_give_the_same_statistics(tmp_path):
     """The streaming probes (UnitStats, LayerSimilarity's CKA, ModelSimilarity's CKA across the model and its twin at the
     initial weights) in one pass, on 1 and 2 DDP processes; and RepresentationDrift, whose pass at the initial weights and
-    whose reading of the run folder are shared the same way."""
+    whose reading of the run folder are shared the same way. The CKA estimator's groups are each process's consecutive
+    samples, so it is checked against a reference of those groups."""
+    estimator = {"layers": ["hidden", *LAYERS, "classifier"], "method": "minibatch", "group_size": 32, "name": "estimate"}
     probes = [{"class_path": "UnitStats", "init_args": {"layers": LAYERS}},
               {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}},
               {"class_path": "RepresentationDrift", "init_args": {"layers": LAYERS, "every_n_epochs": 0, "moments": []}},
-              {"class_path": "ModelSimilarity", "init_args": {"layers": ["hidden", *LAYERS], "reference": "initial"}}]
+              {"class_path": "ModelSimilarity", "init_args": {"layers": ["hidden", *LAYERS], "reference": "initial"}},
+              {"class_path": "LayerSimilarity", "init_args": estimator}]
     probe = ["--probes", json.dumps(probes)]
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probe)
     # Named apart, so that each run computes its own initial features (none stored before it) on its own processes.
@@ -82,6 +86,15 @@ def test_one_and_two_processes_give_the_same_statistics(tmp_path):
     assert counts[0] == counts[1]
     references = [json.loads((one / "model_similarity" / m / "manifest.json").read_text()) for m in ("probe", "probe-2")]
     assert references[0]["initial_weights"]["digest"] == references[1]["initial_weights"]["digest"]
+    model = TinyDigitNet()
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)["state_dict"])
+    outputs = digits_val_layers(model)
+    # 180 samples: one process, 5 x 32 + 20 left out; two, 2 x 90 = 2 x (2 x 32 + 26).
+    for moment, processes, groups in (("probe", 1, 5), ("probe-2", 2, 4)):
+        summary = json.loads((one / "estimate" / moment / "similarity.json").read_text())
+        reference = reference_minibatch_cka([outputs[layer] for layer in estimator["layers"]], 32, processes)
+        np.testing.assert_allclose(np.array(summary["cka"], dtype=float), reference, rtol=0, atol=1e-5)
+        assert summary["groups"] == groups and summary["n_samples"] == 180
 
 
 def assert_same_drift(one: Path, two: Path) -> None:

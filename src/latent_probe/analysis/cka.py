@@ -10,8 +10,7 @@ a factor ``(n - 1)^-2`` that cancels). The statistics are sums over samples, so 
 in any order and summed across processes; the result is exact whatever n, in memory that does not grow with n.
 
 This feature-space form needs ``p^2`` numbers per layer and ``p q`` per pair, so it is used only for layers of at most
-``MAX_EXACT_WIDTH`` features; wider layers need the minibatch unbiased HSIC estimator (Nguyen, Raghu & Kornblith,
-ICLR 2021), which is not built yet.
+``MAX_EXACT_WIDTH`` features; wider layers get the minibatch unbiased HSIC estimator (``minibatch_cka.py``).
 """
 
 from __future__ import annotations
@@ -21,12 +20,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from latent_probe.errors import ConfigError
+from latent_probe.errors import ConfigError, require_choice
 
 # Widest layer (stored, pooled features) for the exact feature-space form. Memory in float64: p^2 * 8 bytes per layer
 # (2,048 features: 32 MiB) plus p * q * 8 bytes per pair of layers (two 2,048-wide layers: 32 MiB more per pair), and
 # the same again while states are reduced across processes. Beyond this a few layers would already need gigabytes.
 MAX_EXACT_WIDTH = 2048
+METHODS = ("auto", "exact", "minibatch")
+# A layer whose centred sum of squares is below this share of its raw sum of squares is constant up to rounding (its
+# features vary by less than a millionth of their size): its CKA is undefined, not the noise of the subtraction.
+CONSTANT_SHARE = 1e-12
 
 
 def check_widths(widths: dict[str, int], limit: int = MAX_EXACT_WIDTH) -> None:
@@ -35,8 +38,37 @@ def check_widths(widths: dict[str, int], limit: int = MAX_EXACT_WIDTH) -> None:
         if width > limit:
             raise ConfigError(
                 f"layer {layer!r} has {width} features, more than the {limit} that exact (feature-space) linear CKA "
-                f"keeps ({width}^2 float64 statistics per layer); pool it (max_features) or choose narrower layers: "
-                "the minibatch unbiased HSIC estimator for wide layers is not available yet")
+                f"keeps ({width}^2 float64 statistics per layer); set method to minibatch or auto (the unbiased "
+                "minibatch HSIC estimator), pool it (max_features) or choose narrower layers")
+
+
+def choose_method(method: str, widths: dict[str, int]) -> str:
+    """``exact`` or ``minibatch`` for ``method`` (auto, exact or minibatch) on layers of ``widths``.
+
+    ``auto`` is exact when every layer fits ``MAX_EXACT_WIDTH``, else the estimator for the whole matrix, so that all
+    its entries are estimates of one kind; ``exact`` on a layer too wide raises ``ConfigError``.
+    """
+    require_choice("method", method, METHODS)
+    if method == "auto":
+        return "exact" if all(width <= MAX_EXACT_WIDTH for width in widths.values()) else "minibatch"
+    if method == "exact":
+        check_widths(widths)
+    return method
+
+
+def normalised(hsic: np.ndarray, undefined: np.ndarray | None = None) -> np.ndarray:
+    """CKA from a symmetric ``layers x layers`` HSIC matrix: ``hsic[i, j] / sqrt(hsic[i, i] hsic[j, j])``.
+
+    Layers with a non-positive self-HSIC, or flagged in ``undefined`` (constant ones), get NaN rows and columns; the
+    diagonal is exactly 1 elsewhere (not 1 +- an ulp).
+    """
+    diagonal = np.diag(hsic).copy()
+    bad = ~(diagonal > 0) | (np.zeros(len(diagonal), bool) if undefined is None else undefined)
+    norms = np.sqrt(np.where(bad, np.nan, diagonal))
+    matrix = hsic / np.outer(norms, norms)
+    matrix[~np.isfinite(matrix)] = np.nan
+    matrix[np.diag_indices(len(diagonal))] = np.where(bad, np.nan, 1.0)
+    return matrix
 
 
 def pairs(count: int) -> list[tuple[int, int]]:
@@ -82,16 +114,14 @@ def cka_matrix(stats: dict[str, torch.Tensor], count: int | None = None) -> np.n
         raise ValueError("no samples were folded in")
     sums = [stats[f"sum:{i}"].to(torch.float64) for i in range(layers)]
     squared = np.empty((layers, layers))
+    constant = np.zeros(layers, bool)
     for i, j in pairs(layers):
         centred = stats[f"cross:{i}:{j}"].to(torch.float64) - torch.outer(sums[i], sums[j]) / n
         squared[i, j] = squared[j, i] = float(centred.square().sum())
-    norms = np.sqrt(np.diag(squared))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        matrix = squared / np.outer(norms, norms)
-    matrix[~np.isfinite(matrix)] = np.nan
-    diagonal = np.isfinite(np.diag(matrix))
-    matrix[np.diag_indices(layers)] = np.where(diagonal, 1.0, np.nan)  # exactly 1, not 1 +- an ulp
-    return matrix
+        if i == j:
+            constant[i] = float(centred.trace()) <= CONSTANT_SHARE * float(stats[f"cross:{i}:{i}"].trace())
+    return normalised(squared, constant)
 
 
-__all__ = ["MAX_EXACT_WIDTH", "check_widths", "cka_matrix", "fold", "initial_statistics", "pairs"]
+__all__ = ["MAX_EXACT_WIDTH", "METHODS", "check_widths", "choose_method", "cka_matrix", "fold", "initial_statistics",
+           "normalised", "pairs"]

@@ -32,6 +32,9 @@ from latent_probe.artifacts.layout import (  # noqa: F401  the layout's names, a
 )
 from latent_probe.artifacts.projector import write_embedding
 
+# What mark_complete writes into every manifest besides ``about``.
+MANIFEST_KEYS = frozenset({"probe", "moment", "step", "files", "skipped"})
+
 
 class MomentWriter:
     """Writes one probe's artifacts for one moment, atomically, and logs images and scalars to TensorBoard.
@@ -129,10 +132,6 @@ class MomentWriter:
                 warnings.warn(f"probe {self.probe_name!r} at {self.moment}: {key!r} has NaN or inf values; skipped", stacklevel=2)
         return kept
 
-    def note(self, key: str, value: Any) -> None:
-        """Add ``key: value`` (JSON data) to what the moment's ``manifest.json`` says of the probe, e.g. the model it compared with."""
-        self.about[key] = value
-
     # ----- TensorBoard ---------------------------------------------------------------------
     def image(self, tag: str, image) -> None:
         """Log an image to TensorBoard (no file)."""
@@ -151,6 +150,15 @@ class MomentWriter:
             return
         for tag, value in values.items():
             self.tensorboard.add_scalar(tag, float(value), global_step=self.step)
+
+    # ----- the manifest --------------------------------------------------------------------
+    def note(self, **fields: Any) -> None:
+        """Add ``fields`` (JSON values) to the moment's ``manifest.json``: what the probe chose at this firing, such as its
+        method; the manifest's own keys (probe, moment, step, files, skipped, layers, ...) cannot be replaced."""
+        taken = sorted(set(fields) & (set(self.about) | MANIFEST_KEYS))
+        if taken:
+            raise ValueError(f"manifest keys {taken} are the writer's own")
+        self.about.update(fields)
 
     # ----- closing -------------------------------------------------------------------------
     def mark_complete(self) -> None:

@@ -128,7 +128,7 @@ class ModelSimilarity(Probe):
     def write(self, result: dict[str, Any], out: MomentWriter) -> None:
         """``similarity.npz``, ``similarity.json``, the heatmap and each layer's CKA with itself in the reference."""
         layers, matrix = result["layers"], result["cka"]
-        out.note("reference", self.about_reference)
+        out.note(reference=self.about_reference)
         out.npz("similarity.npz", {"cka": matrix, "layers": np.array(layers), "reference_layers": np.array(layers),
                                    "n_samples": np.array(result["count"])})
         out.json("similarity.json", {

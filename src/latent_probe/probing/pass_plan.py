@@ -73,18 +73,26 @@ def pass_key(probe: Probe, split: str, device: torch.device, weights: str = CURR
 def _planned(key: PassKey, members: list[Probe], spec: DataSpec, device: torch.device) -> PlannedPass:
     size = len(spec.dataset(key.split))  # type: ignore[arg-type]
     at_initial = key.weights == INITIAL  # a stream reads the current weights: at the initial ones every reader gathers
-    gatherers = [p for p in members if at_initial or not p.streams]
+    gatherers = [p for p in members if at_initial or p.gathered_samples() != 0]  # a streaming probe may also want a sample
     streamers = [p for p in members if not at_initial and p.streams]
     layers = list(dict.fromkeys(layer for p in members for layer in p.layers))
-    gathered = _largest([p.max_samples for p in gatherers], size) if gatherers else 0
-    request = PassRequest(key.split, layers, _largest([p.max_samples for p in members], size), gathered, key.batch_size,
-                          key.seed, key.pooling, keep_inputs=any(p.keeps_inputs for p in gatherers))
+    sizes = [_sample_size(p) if at_initial else p.gathered_samples() for p in gatherers]
+    gathered = _largest(sizes, size) if gatherers else 0
+    covered = _largest([p.max_samples for p in members] + sizes, size)
+    request = PassRequest(key.split, layers, covered, gathered, key.batch_size, key.seed, key.pooling,
+                          keep_inputs=any(p.keeps_inputs for p in gatherers))
     planned = PlannedPass(request, gatherers, key.weights)
     for probe in streamers:
         state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers}).to(device)
         planned.streams[probe.name] = state
         request.streamers.append(Streamer(list(probe.layers), probe.max_samples, state, probe.update))
     return planned
+
+
+def _sample_size(probe: Probe) -> int | None:
+    """The sample a pass of the probe's own gathers: its declared sample, else (a stream asking anyway) ``max_samples``."""
+    size = probe.gathered_samples()
+    return probe.max_samples if size == 0 else size
 
 
 def _largest(sizes: list[int | None], total: int) -> int | None:
@@ -107,7 +115,7 @@ class SharedPasses:
         planned = self._planned(probe, split, weights)
         if planned is None or probe not in planned.readers or (keep_inputs and not planned.request.keep_inputs):
             with self._weights(weights):
-                return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, probe.max_samples,
+                return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, _sample_size(probe),
                                           probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device,
                                           self.report)
         return _view(self._run(planned), probe, split, keep_inputs, self.spec)
@@ -156,7 +164,7 @@ class SharedPasses:
 def _view(activations: Activations | None, probe: Probe, split: str, keep_inputs: bool, spec: DataSpec) -> Activations:
     """The probe's own layers and rows of a shared collection."""
     assert activations is not None  # a planned reader always has gathered rows
-    own = select_indices(len(spec.dataset(split)), probe.max_samples, probe.seed)  # type: ignore[arg-type]
+    own = select_indices(len(spec.dataset(split)), probe.gathered_samples(), probe.seed)  # type: ignore[arg-type]
     rows = slice(None) if len(own) == len(activations) else torch.isin(activations.index, own)
 
     def take(values: torch.Tensor | None) -> torch.Tensor | None:

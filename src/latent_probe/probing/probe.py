@@ -174,6 +174,11 @@ class Probe:
         """Samples per forward pass of the probe's own: ``batch_size``, else the default for ``device``."""
         return default_batch_size(self.batch_size, device, accelerator_batch=512)
 
+    def gathered_samples(self) -> int | None:
+        """How many samples of its split ``firing.activations()`` gathers (a seeded sample; None: all): ``max_samples``, and
+        0 for a streaming probe, which may override it to receive a gathered sample from the same pass as its stream."""
+        return 0 if self.streams else self.max_samples
+
     def samples_of(self, split: str) -> int:
         """How many samples of ``split`` the probe reads (``max_samples`` or the whole split)."""
         size = len(self.spec.dataset(split))  # type: ignore[union-attr, arg-type]
