@@ -170,7 +170,7 @@ CASES = {
     "a probe option without a key": (["fit", "--config", QUICKSTART, "--probes.0.", "3"], ["--probes.0.: not a probe option"]),
     "a probe key with an empty part": (["fit", "--config", QUICKSTART, "--probes.0..a", "3"], ["--probes.0..a: not a probe"]),
     "a probe index of 5000 digits": (["fit", "--config", QUICKSTART, "--probes." + "9" * 5000 + ".hold", "1"],
-                                     ["the config has 1 probes (indices 0..0)"]),
+                                     ["the config has 2 probes (indices 0..1)"]),
     "init_args alone": (["fit", "--config", QUICKSTART, "--probes.0.init_args", "3"], ["name one option under init_args"]),
     "a key through a number": (["fit", "--config", QUICKSTART, "--probes.0.frames_per_step.x", "3"],
                                ["option frames_per_step holds a value of type int, not a mapping"]),

@@ -66,6 +66,18 @@ def probe_on_one_and_two_processes(cwd: Path, experiment: str, *args: str, each:
     return folders
 
 
+def post_hoc_moments(folders: list[Path], name: str) -> tuple[Path, Path]:
+    """Probe ``name``'s moment of the 1-process and of the 2-process run of ``probe_on_one_and_two_processes``.
+
+    Runs on a checkpoint both write into its run (``folders`` are then one folder): the first as ``probe``, the second as
+    ``probe-2``; reading ``probe`` of both would compare the first run with itself.
+    """
+    one, two = folders
+    first, second = one / name / "probe", two / name / ("probe-2" if one == two else "probe")
+    assert first.is_dir() and second.is_dir(), (first, second)
+    return first, second
+
+
 def assert_same_npz(first: Path, second: Path, atol: float = 1e-5) -> None:
     """Two .npz files hold the same keys and (within ``atol``) the same arrays."""
     import numpy as np

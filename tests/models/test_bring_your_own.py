@@ -137,7 +137,7 @@ def test_changing_one_probe_option_and_a_wrong_index(run_cli, tmp_path):
     shown = run_cli("fit", *quickstart, "--probes.0.frames_per_step", "2", "--print_config", shrink=False)
     assert shown.code == 0 and "frames_per_step: 2" in shown.out
     wrong = run_cli("fit", *quickstart, "--probes.4.max_samples", "5")
-    assert wrong.code == 2 and "--probes.4.max_samples: the config has 1 probes" in wrong.err
+    assert wrong.code == 2 and "--probes.4.max_samples: the config has 2 probes" in wrong.err
 
 
 def test_gradient_probe_under_latent_probe_probe(run_cli, tmp_path, monkeypatch):

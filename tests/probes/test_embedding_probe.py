@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from helpers.probe_models import DIGITS
-from helpers.runs import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from helpers.runs import assert_same_npz, fit_checkpoint, latest_run, post_hoc_moments, probe_on_one_and_two_processes
 from helpers.tensorboard_projector import load_with_tensorboard
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -80,8 +80,8 @@ def test_strict_probe_failure_stops_the_run(run_cli):
 def test_ddp_two_processes_equal_one(tmp_path):
     probes = dumper("pictures=false", "max_samples=301")
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *probes)
-    one, two = (f / "embedding_dumper" / "probe" for f in probe_on_one_and_two_processes(
-        tmp_path, "digits", *DIGITS, *probes, "--ckpt_path", checkpoint))
+    one, two = post_hoc_moments(probe_on_one_and_two_processes(
+        tmp_path, "digits", *DIGITS, *probes, "--ckpt_path", checkpoint), "embedding_dumper")
     assert_same_npz(one / "embeddings.npz", two / "embeddings.npz")
     with np.load(two / "embeddings.npz") as npz:
         assert len(npz["index"]) == 301 and len(set(npz["index"].tolist())) == 301

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from helpers.paths import CONFIGS
-from helpers.runs import assert_same_npz, latest_run, probe_on_one_and_two_processes
+from helpers.runs import assert_same_npz, latest_run, post_hoc_moments, probe_on_one_and_two_processes
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -240,6 +240,6 @@ def test_image_shape_that_does_not_fit_the_inputs_raises_config_error():
 @pytest.mark.slow
 def test_ddp_two_processes_equal_one(tmp_path):
     args = influence_args(write_weights(small_mlp(), tmp_path), n_images=3)
-    one, two = (f / "influence_mapper" / "probe" for f in probe_on_one_and_two_processes(tmp_path, "influence", *args))
+    one, two = post_hoc_moments(probe_on_one_and_two_processes(tmp_path, "influence", *args), "influence_mapper")
     assert_same_npz(one / "influence.npz", two / "influence.npz", atol=1e-6)
     assert sorted(p.name for p in one.glob("*.png")) == sorted(p.name for p in two.glob("*.png"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from helpers.runs import assert_same_npz, fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from helpers.runs import assert_same_npz, fit_checkpoint, latest_run, post_hoc_moments, probe_on_one_and_two_processes
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -147,8 +147,9 @@ def test_ddp_two_processes_equal_one(tmp_path):
                                                    "image_shape": [1, 2]}},
     ])]
     checkpoint = fit_checkpoint(tmp_path, "moons", *MOONS, *probes)
-    one, two = probe_on_one_and_two_processes(tmp_path, "moons", *MOONS, *probes, "--ckpt_path", checkpoint)
+    folders = probe_on_one_and_two_processes(tmp_path, "moons", *MOONS, *probes, "--ckpt_path", checkpoint)
     for probe, npz in (("layer_transform_recorder", "steps.npz"), ("filter_tiler", "filters.npz")):
-        assert_same_npz(one / probe / "probe" / npz, two / probe / "probe" / npz)
-    steps = np.load(two / "layer_transform_recorder" / "probe" / "steps.npz")
+        one, two = post_hoc_moments(folders, probe)
+        assert_same_npz(one / npz, two / npz)
+    steps = np.load(post_hoc_moments(folders, "layer_transform_recorder")[1] / "steps.npz")
     assert len(steps["index"]) == 301 and len(set(steps["index"].tolist())) == 301

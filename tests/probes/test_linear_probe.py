@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from helpers.probe_models import DIGITS
-from helpers.runs import fit_checkpoint, latest_run, probe_on_one_and_two_processes
+from helpers.runs import fit_checkpoint, latest_run, post_hoc_moments, probe_on_one_and_two_processes
 
 from latent_probe.analysis.linear_readout import readout_accuracy
 
@@ -71,6 +71,6 @@ def test_fit_writes_accuracy_per_activation_layer_and_epoch(run_cli, tmp_path):
 def test_ddp_two_processes_equal_one(tmp_path):
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *linear_probe())
     folders = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *linear_probe(), "--ckpt_path", checkpoint)
-    results = [json.loads((f / "linear_probe" / "probe" / "metrics.json").read_text()) for f in folders]
+    results = [json.loads((f / "metrics.json").read_text()) for f in post_hoc_moments(folders, "linear_probe")]
     for key in ("accuracy", "interval", "input_baseline"):  # the same rows in the same order: the same fits and bootstrap
         assert results[0][key] == results[1][key], key
