@@ -684,6 +684,16 @@ def run_one(spec: RunSpec, quick: bool, data_root: Path, work: Path) -> tuple[di
     return {**record, **result, "fit_run": fit_dir.relative_to(work).as_posix()}, fit_dir
 
 
+def run_into(spec: RunSpec, quick: bool, data_root: Path, work: Path, runs: dict, fit_dirs: dict, label: str) -> None:
+    """Train and test ``spec``; its record into ``runs``, its fit folder into ``fit_dirs`` (when it did not fail); say so."""
+    record, fit_dir = run_one(spec, quick, data_root, work)
+    runs[spec.name] = record
+    if fit_dir is not None:
+        fit_dirs[spec.name] = fit_dir
+    print(f"[{label}] {spec.name}: " + (record.get("error") or
+          f"fit {record['fit_s']:.0f} s, test {record['test_s']:.0f} s, {record['metrics']}"), flush=True)
+
+
 def config_digest(config: str) -> str:
     """SHA-256 of a shipped config's text: a run is reused only if its config has not changed since."""
     return hashlib.sha256((REPO / config).read_bytes()).hexdigest()
@@ -712,12 +722,7 @@ def reproduce(quick: bool, data_root: Path, work: Path, only: list[str] | None, 
             runs[spec.name], fit_dirs[spec.name] = found
             reused.append(spec.name)
             continue
-        record, fit_dir = run_one(spec, quick, data_root, work)
-        runs[spec.name] = record
-        if fit_dir is not None:
-            fit_dirs[spec.name] = fit_dir
-        print(f"[reproduce {number}/{len(specs)}] {spec.name}: " + (record.get("error") or
-              f"fit {record['fit_s']:.0f} s, test {record['test_s']:.0f} s, {record['metrics']}"), flush=True)
+        run_into(spec, quick, data_root, work, runs, fit_dirs, f"reproduce {number}/{len(specs)}")
     report = {
         "mode": "quick" if quick else "full",
         "env": env_info(),
@@ -740,11 +745,7 @@ def update(report: dict, names: list[str], data_root: Path, work: Path) -> tuple
         raise SystemExit(f"reproduce: --update takes a full report and --runs among {sorted(specs)}; unknown: {unknown}")
     fit_dirs, start, load_start = {}, time.perf_counter(), os.getloadavg()
     for name in names:
-        record, fit_dir = run_one(specs[name], False, data_root, work)
-        report["runs"][name] = record
-        if fit_dir is not None:
-            fit_dirs[name] = fit_dir
-        print(f"[update] {name}: " + (record.get("error") or f"fit {record['fit_s']:.0f} s, {record['metrics']}"), flush=True)
+        run_into(specs[name], False, data_root, work, report["runs"], fit_dirs, "update")
     report["figures"] = figures(report["runs"])
     report["update"] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": names,
                         "wall_s": round(time.perf_counter() - start, 1),

@@ -103,6 +103,17 @@ def fold(stats: dict[str, torch.Tensor], batch: Sequence[torch.Tensor]) -> None:
         stats[f"cross:{i}:{j}"] = stats[f"cross:{i}:{j}"] + values[i].T @ values[j]
 
 
+def centred_square(cross: torch.Tensor, sum_x: torch.Tensor, sum_y: torch.Tensor, n: float) -> float:
+    """``||X^T Y - s t^T / n||_F^2`` from the sums: the squared norm of the centred cross-product (unnormalised HSIC)."""
+    return float((cross.to(torch.float64) - torch.outer(sum_x.to(torch.float64), sum_y.to(torch.float64)) / n).square().sum())
+
+
+def is_constant(gram: torch.Tensor, total: torch.Tensor, n: float) -> bool:
+    """Whether a layer with ``X^T X`` = ``gram`` and column sums ``total`` is constant up to rounding (CKA undefined)."""
+    gram, total = gram.to(torch.float64), total.to(torch.float64)
+    return float(gram.trace() - total.square().sum() / n) <= CONSTANT_SHARE * float(gram.trace())
+
+
 def cka_matrix(stats: dict[str, torch.Tensor], count: int | None = None) -> np.ndarray:
     """The ``layers x layers`` linear CKA matrix (float64, symmetric) from reduced statistics.
 
@@ -112,16 +123,12 @@ def cka_matrix(stats: dict[str, torch.Tensor], count: int | None = None) -> np.n
     n = float(stats["count"]) if count is None else float(count)
     if n <= 0:
         raise ValueError("no samples were folded in")
-    sums = [stats[f"sum:{i}"].to(torch.float64) for i in range(layers)]
     squared = np.empty((layers, layers))
-    constant = np.zeros(layers, bool)
     for i, j in pairs(layers):
-        centred = stats[f"cross:{i}:{j}"].to(torch.float64) - torch.outer(sums[i], sums[j]) / n
-        squared[i, j] = squared[j, i] = float(centred.square().sum())
-        if i == j:
-            constant[i] = float(centred.trace()) <= CONSTANT_SHARE * float(stats[f"cross:{i}:{i}"].trace())
+        squared[i, j] = squared[j, i] = centred_square(stats[f"cross:{i}:{j}"], stats[f"sum:{i}"], stats[f"sum:{j}"], n)
+    constant = np.array([is_constant(stats[f"cross:{i}:{i}"], stats[f"sum:{i}"], n) for i in range(layers)], bool)
     return normalised(squared, constant)
 
 
-__all__ = ["MAX_EXACT_WIDTH", "METHODS", "check_widths", "choose_method", "cka_matrix", "fold", "initial_statistics",
-           "normalised", "pairs"]
+__all__ = ["MAX_EXACT_WIDTH", "METHODS", "centred_square", "check_widths", "choose_method", "cka_matrix", "fold",
+           "initial_statistics", "is_constant", "normalised", "pairs"]

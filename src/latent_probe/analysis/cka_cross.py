@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from latent_probe.analysis.cka import centred_square, is_constant
 from latent_probe.errors import ConfigError
 
 SIDES = ("a", "b")
@@ -76,20 +77,15 @@ def cross_cka_matrix(stats: dict[str, torch.Tensor]) -> np.ndarray:
     if count <= 0:
         raise ValueError("no samples were folded in")
     layers = {side: sum(1 for key in stats if key.startswith(f"sum:{side}:")) for side in SIDES}
-    norms = {side: np.array([np.sqrt(_centred_square(stats, f"gram:{side}:{i}", (side, i), (side, i), count))
-                             for i in range(layers[side])]) for side in SIDES}
-    squared = np.array([[_centred_square(stats, f"cross:{i}:{j}", ("a", i), ("b", j), count) for j in range(layers["b"])]
-                        for i in range(layers["a"])]).reshape(layers["a"], layers["b"])
+    norms = {side: np.array([np.nan if is_constant(stats[f"gram:{side}:{i}"], stats[f"sum:{side}:{i}"], count) else
+                             np.sqrt(centred_square(stats[f"gram:{side}:{i}"], stats[f"sum:{side}:{i}"], stats[f"sum:{side}:{i}"],
+                                                    count)) for i in range(layers[side])]) for side in SIDES}
+    squared = np.array([[centred_square(stats[f"cross:{i}:{j}"], stats[f"sum:a:{i}"], stats[f"sum:b:{j}"], count)
+                         for j in range(layers["b"])] for i in range(layers["a"])]).reshape(layers["a"], layers["b"])
     with np.errstate(divide="ignore", invalid="ignore"):
         matrix = squared / np.outer(norms["a"], norms["b"])
     matrix[~np.isfinite(matrix)] = np.nan
     return matrix
-
-
-def _centred_square(stats: dict[str, torch.Tensor], key: str, x: tuple[str, int], y: tuple[str, int], count: float) -> float:
-    """``||X^T Y - s t^T / n||_F^2``: the squared norm of a centred cross-product (the HSIC of the pair, unnormalised)."""
-    sums = [stats[f"sum:{side}:{i}"].to(torch.float64) for side, i in (x, y)]
-    return float((stats[key].to(torch.float64) - torch.outer(sums[0], sums[1]) / count).square().sum())
 
 
 __all__ = ["MAX_STATISTICS_BYTES", "check_statistics_size", "cross_cka_matrix", "cross_statistics", "fold_cross",

@@ -21,11 +21,6 @@ SUBCOMMANDS = ("fit", "validate", "test", "predict", "probe")  # LightningCLI's 
 STANDS_FOR = {"compare": "probe"}  # subcommands rewritten into another before LightningCLI parses (cli/compare_args.py)
 
 
-def import_path(cls: type) -> str:
-    """``module.QualName`` of a class."""
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def is_class_name(text: str) -> bool:
     """A registered name or a dotted import path: identifiers joined by single dots (not ``.x``, ``x.``, ``a..b``)."""
     return all(part.isidentifier() for part in text.split("."))

@@ -20,7 +20,7 @@ from latent_probe.errors import ConfigError, check_memory, check_range, require_
 from latent_probe.probing import Activations, Batch, Firing, MomentWriter, Probe, StreamState
 from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
-from latent_probe.viz.similarity_heatmap import similarity_heatmap
+from latent_probe.viz.matrix_heatmap import matrix_heatmap
 
 if TYPE_CHECKING:
     from latent_probe.dataspec import DataSpec
@@ -177,7 +177,7 @@ class LayerSimilarity(Probe):
         out.json("similarity.json", {"split": self.split, "n_samples": result["count"], **how, "layers": layers,
                                      "cka": as_json(matrix), **({"sample": sample_json(sample)} if sample else {})})
         title = f"{self.name}: linear CKA between layers ({self.split}, {result['count']} samples)"
-        out.png("similarity.png", similarity_heatmap(layers, matrix, title), tag=f"{self.name}/cka")
+        out.png("similarity.png", matrix_heatmap(layers, layers, matrix, title), tag=f"{self.name}/cka")
         out.scalars({f"{self.name}/{layer}/next": matrix[i, i + 1] for i, layer in enumerate(layers[:-1])
                      if np.isfinite(matrix[i, i + 1])})
 

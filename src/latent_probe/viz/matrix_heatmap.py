@@ -1,6 +1,6 @@
 """A rows x columns heatmap drawn straight into pixels (``viz.raster``): a cell per pair, row names on the left, column
-names slanted below (every k-th when they would crowd), values written in the cells when they fit, and a colour bar.
-``similarity_heatmap`` is its square case (layers against layers); this one draws layers against moments too."""
+names slanted below (every k-th when they would crowd), values written in the cells when they fit, and a colour bar:
+layers against layers (square cells), layers against moments, one model's layers against another's."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def matrix_heatmap(rows: list[str], columns: list[str], matrix: np.ndarray, titl
     """``matrix`` (``len(rows) x len(columns)``) as coloured cells, NaN in grey; ``(H, W, 3)`` uint8."""
     matrix = np.asarray(matrix, dtype=np.float64).reshape(len(rows), len(columns))
     width, height = _cell(len(columns), 720), _cell(len(rows), 480)
+    if rows == columns:  # a layer against itself sits on the diagonal: keep the cells square
+        width = height
     row_names, column_names = [short_name(n) for n in rows], [short_name(n) for n in columns]
     row_size, column_size = _text_size(height), _text_size(max(width, LABEL_GAP))
     every = math.ceil(LABEL_GAP / width)  # column names at least LABEL_GAP apart
