@@ -2,7 +2,9 @@
 
 Model: a 784-256-256-256-256 ReLU MLP (random weights), its 8 layers (4 Linear, 4 ReLU) read by ``LayerSimilarity``
 through the engine's planned pass (``SharedPasses``, ``Firing``: everything but writing files) over the 10,000 images
-of MNIST-10k (its 8,000 "train" and 2,000 "test" images; random images when it is absent).
+of MNIST-10k (its 8,000 "train" and 2,000 "test" images; random images when it is absent), held as our image
+datamodules hold a split (``InMemoryDataset``: one indexing per batch) and read by both tools in batches of 256
+(torch-cka's DataLoader, with ``keep_batch`` as its collate; our probe's ``batch_size``).
 
 ``figures.reference_max_abs_diff``: our exact CKA matrix (float64 streamed statistics) against Kornblith et al.'s
 formula ``tr(K H L H) / sqrt(tr(K H K H) tr(L H L H))`` in float64 NumPy on the same activations of a seeded sample of
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import json
 import os
 import subprocess
@@ -44,8 +47,10 @@ import torch
 from _harness import paired_ratio, paired_times, parse_args, summary, write_result
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
+from latent_probe.data import InMemoryDataset
+from latent_probe.data.in_memory import keep_batch
 from latent_probe.dataspec import DataSpec
 from latent_probe.probes import LayerSimilarity
 from latent_probe.probing import Firing
@@ -115,6 +120,11 @@ class Replay(nn.Module):
             self.get_submodule(name)(index)
 
 
+def samples(x: torch.Tensor) -> InMemoryDataset:
+    """``x`` with zero labels as our image datamodules hold a split in memory (one indexing per batch, not per item)."""
+    return InMemoryDataset(x, torch.zeros(len(x), dtype=torch.int64))
+
+
 def fake_trainer() -> SimpleNamespace:
     """The few trainer attributes the engine's pass reads, for one CPU process."""
     return SimpleNamespace(world_size=1, global_rank=0, is_global_zero=True, strategy=SingleDeviceStrategy(device=CPU))
@@ -123,11 +133,9 @@ def fake_trainer() -> SimpleNamespace:
 class Ours:
     """A prepared ``LayerSimilarity`` (setup pass done) computed through the engine's planned pass, as at a moment."""
 
-    batch = LayerSimilarity().batch_size_on(CPU)  # the probe's default batch size on a CPU
-
     def __init__(self, model: nn.Module, spec: DataSpec, **options) -> None:
         self.model, self.spec, self.trainer = model, spec, fake_trainer()
-        self.probe = LayerSimilarity(layers=LAYERS, **options)
+        self.probe = LayerSimilarity(layers=LAYERS, **{"batch_size": GROUP, **options})
         prepare_probes([self.probe], model, spec)
 
     def __call__(self) -> dict:
@@ -138,7 +146,7 @@ class Ours:
 def bare_pass(model: nn.Module, spec: DataSpec) -> None:
     """The engine's pass over the split with the 8 layers hooked and a streamer that does nothing: the floor of ours."""
     streamer = Streamer(LAYERS, None, StreamState(), lambda state, outputs, batch: None)
-    request = PassRequest("val", LAYERS, None, 0, Ours.batch, 0, Pooling(), streamers=[streamer])
+    request = PassRequest("val", LAYERS, None, 0, GROUP, 0, Pooling(), streamers=[streamer])
     run_pass(fake_trainer(), model, spec, request, CPU)
 
 
@@ -164,7 +172,7 @@ def torch_cka(model: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.floa
     from torch_cka import CKA
 
     model = copy.deepcopy(model).to(dtype)  # torch-cka adds hooks it never removes: a fresh copy per call
-    loader = DataLoader(TensorDataset(x.to(dtype), torch.zeros(len(x))), batch_size=GROUP, drop_last=True)
+    loader = DataLoader(samples(x.to(dtype)), batch_size=GROUP, drop_last=True, collate_fn=keep_batch)
     default = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
@@ -182,6 +190,8 @@ import json, re, sys
 import torch
 sys.path[:0] = [sys.argv[3], sys.argv[4]]
 from similarity import CPU, Ours, mlp
+from latent_probe.data import InMemoryDataset
+from latent_probe.data.in_memory import keep_batch
 from latent_probe.dataspec import DataSpec
 torch.set_num_threads(1)
 
@@ -236,12 +246,10 @@ def main() -> None:
         parser.set_defaults(repeat=3)
 
     args = parse_args(__doc__.splitlines()[0], options)
-    try:
-        import torch_cka  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch_cka") is None:  # an import here would make the name local to main()
         sys.exit("benchmarks/similarity.py compares with torch-cka: pip install -c constraints.txt -e '.[bench]'")
     model, (x, source) = mlp(), images(args.samples)
-    spec = DataSpec(datasets=lambda split: TensorDataset(x, torch.zeros(len(x), dtype=torch.int64)))
+    spec = DataSpec(datasets=lambda split: samples(x))
     minibatch = Ours(model, spec, method="minibatch", group_size=GROUP, bootstrap=0)
     exact, default = Ours(model, spec, bootstrap=0), Ours(model, spec)
     ours = minibatch()["cka"]
@@ -252,7 +260,7 @@ def main() -> None:
                "torch_cka_float32_max_abs_diff": float(np.abs(torch_cka(model, x) - ours).max()),
                "default_method": default()["method"]}
     replay, index = Replay(model, x), torch.arange(len(x), dtype=torch.float32)
-    replay_spec = DataSpec(datasets=lambda split: TensorDataset(index, torch.zeros(len(x), dtype=torch.int64)))
+    replay_spec = DataSpec(datasets=lambda split: samples(index))
     times = paired_times({"torch_cka": lambda: torch_cka(model, x), "minibatch": minibatch, "exact": exact,
                           "replay_torch_cka": lambda: torch_cka(replay, index),
                           "replay_minibatch": Ours(replay, replay_spec, method="minibatch", group_size=GROUP, bootstrap=0),

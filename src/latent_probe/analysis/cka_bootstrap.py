@@ -38,7 +38,7 @@ def gram_matrices(outputs: Sequence[torch.Tensor], kernel: str = "linear", rbf_s
     require_choice("kernel", kernel, KERNELS)
     grams = []
     for values in outputs:
-        x = centred_features(values)
+        x = centred_features(values, torch.float64)
         gram = x @ x.T if kernel == "linear" else rbf_gram(x, rbf_sigma)
         grams.append(centred(gram))
     return torch.stack(grams)

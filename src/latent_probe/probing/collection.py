@@ -99,9 +99,7 @@ def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, de
             rows = slice(start, start + len(batch))
             kept.add(mine[rows], batch, outputs)
             for streamer, chosen in zip(request.streamers, own):
-                if chosen[rows].any():
-                    streamer.update(streamer.state, {layer: outputs[layer][chosen[rows]] for layer in streamer.layers},
-                                    rows_of(batch, chosen[rows]))
+                feed(streamer, outputs, batch, chosen[rows])
             if advance is not None:
                 advance(len(batch))
     for streamer in request.streamers:
@@ -140,6 +138,16 @@ class _Kept:
         if self.inputs:
             local["inputs"] = torch.cat(self.inputs).float().to(device)
         return _gathered(trainer, local, total)
+
+
+def feed(streamer: Streamer, outputs: dict[str, torch.Tensor], batch: Batch, chosen: torch.Tensor) -> None:
+    """Fold the ``chosen`` rows (a boolean mask) of one batch into a streamer: the batch as it is when all are chosen
+    (the usual case: a streamer reads the whole split), so its rows are not copied. Streamers of one pass then share
+    the outputs' tensors: ``Probe.update`` reads them and must not change them in place (docs/plugins.md)."""
+    if bool(chosen.all()):
+        streamer.update(streamer.state, {layer: outputs[layer] for layer in streamer.layers}, batch)
+    elif bool(chosen.any()):
+        streamer.update(streamer.state, {layer: outputs[layer][chosen] for layer in streamer.layers}, rows_of(batch, chosen))
 
 
 def rows_of(batch: Batch, rows: torch.Tensor) -> Batch:

@@ -166,7 +166,10 @@ class Probe:
         raise NotImplementedError
 
     def update(self, state: StreamState, outputs: dict[str, torch.Tensor], batch: Batch) -> None:
-        """Fold one batch of this rank (its layers' ``(n, features)`` outputs, its inputs and labels) into ``state``."""
+        """Fold one batch of this rank (its layers' ``(n, features)`` outputs, its inputs and labels) into ``state``.
+
+        ``outputs`` and ``batch`` are shared with the pass's other streamers: read them, never change them in place.
+        """
         raise NotImplementedError
 
     # ----- helpers ------------------------------------------------------------------------------
