@@ -59,6 +59,8 @@ def test_exact_and_minibatch_matrices_equal_float64_references(tmp_path):
     assert manifest["similarity"]["sample"] == {"kernel": "linear", "n_samples": size, "resamples": 1000}
     picture = np.asarray(Image.open(folder / "layer_similarity" / "fit_end" / "similarity.png"))
     assert picture.ndim == 3 and min(picture.shape[:2]) > 200
+    assert (folder / "layer_similarity" / "fit_end" / "similarity_interval.png").is_file()
+    assert not (folder / "estimate" / "fit_end" / "similarity_interval.png").exists()  # bootstrap: 0, no intervals
     # One process reads the split in dataset-index order: the groups are its consecutive 32 samples, 180 = 5 x 32 + 20.
     estimate, _, count, summary, manifest = read_result(folder / "estimate" / "fit_end")
     reference = reference_minibatch_cka([outputs[layer] for layer in LAYERS], 32)

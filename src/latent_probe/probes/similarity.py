@@ -20,7 +20,7 @@ from latent_probe.errors import ConfigError, check_memory, check_range, require_
 from latent_probe.probing import Activations, Batch, Firing, MomentWriter, Probe, StreamState
 from latent_probe.probing.layers import activation_modules
 from latent_probe.registry import register_probe
-from latent_probe.viz.matrix_heatmap import matrix_heatmap
+from latent_probe.viz.matrix_heatmap import interval_heatmap, matrix_heatmap
 
 if TYPE_CHECKING:
     from latent_probe.dataspec import DataSpec
@@ -61,7 +61,9 @@ class LayerSimilarity(Probe):
 
     Writes ``similarity.npz`` (``cka``, ``layers``, ``n_samples``, ``method``; ``sample_cka``, ``cka_lower``,
     ``cka_upper``, ``sample_n_samples`` for the sample), ``similarity.json`` (the same, the groups used, the sample's
-    kernel), the heatmap ``similarity.png`` of ``cka`` (also in TensorBoard) and TensorBoard scalars
+    kernel), the heatmap ``similarity.png`` of ``cka`` (also in TensorBoard; with a bootstrap, each cell also holds the
+    sample's interval where the cells are wide enough, and ``similarity_interval.png`` maps the intervals' widths) and
+    TensorBoard scalars
     ``<name>/<layer>/next``: each layer's CKA with the next one. The method (and the estimator's group size and number
     of groups, the sample's kernel, size and resamples) is also in the moment's ``manifest.json``.
 
@@ -176,10 +178,25 @@ class LayerSimilarity(Probe):
                                    "method": np.array(method), **(sample_arrays(sample) if sample else {})})
         out.json("similarity.json", {"split": self.split, "n_samples": result["count"], **how, "layers": layers,
                                      "cka": as_json(matrix), **({"sample": sample_json(sample)} if sample else {})})
-        title = f"{self.name}: linear CKA between layers ({self.split}, {result['count']} samples)"
-        out.png("similarity.png", matrix_heatmap(layers, layers, matrix, title), tag=f"{self.name}/cka")
+        self._pictures(layers, result, out)
         out.scalars({f"{self.name}/{layer}/next": matrix[i, i + 1] for i, layer in enumerate(layers[:-1])
                      if np.isfinite(matrix[i, i + 1])})
+
+
+    def _pictures(self, layers: list[str], result: dict[str, Any], out: MomentWriter) -> None:
+        """The heatmap (the sample's intervals in its cells where they fit) and, when bootstrapped, the intervals' widths."""
+        title = f"{self.name}: linear CKA between layers ({self.split}, {result['count']} samples)"
+        bootstrap = result.get("sample", {}).get("bootstrap")
+        if bootstrap is None:
+            out.png("similarity.png", matrix_heatmap(layers, layers, result["cka"], title), tag=f"{self.name}/cka")
+            return
+        bounds, level = (bootstrap["lower"], bootstrap["upper"]), f"{bootstrap['level']:.0%}"
+        sample = f"a {result['sample']['n_samples']}-sample sample"
+        out.png("similarity.png", matrix_heatmap(layers, layers, result["cka"], f"{title}; [ ]: {level} interval on {sample}",
+                                                 intervals=bounds), tag=f"{self.name}/cka")
+        out.png("similarity_interval.png", interval_heatmap(layers, layers, *bounds,
+                                                            f"{self.name}: width of CKA's {level} interval on {sample}"),
+                tag=f"{self.name}/cka_interval_width")
 
 
 def as_json(matrix: np.ndarray) -> list[list[float | None]]:

@@ -16,11 +16,17 @@ from latent_probe.viz.slanted_text import slanted_extent, slanted_text
 LABEL_SIZE = 10
 MISSING = (200, 200, 200)  # a cell with no value
 LABEL_GAP = 13  # pixels between slanted column names, at least
+INTERVAL_CELL = (56, 40)  # the smallest cell (width, height) that holds a value and "[0.84, 0.90]" under it
 
 
 def matrix_heatmap(rows: list[str], columns: list[str], matrix: np.ndarray, title: str, label: str = "linear CKA",
-                   limits: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
-    """``matrix`` (``len(rows) x len(columns)``) as coloured cells, NaN in grey; ``(H, W, 3)`` uint8."""
+                   limits: tuple[float, float] = (0.0, 1.0), intervals: tuple[np.ndarray, np.ndarray] | None = None,
+                   ) -> np.ndarray:
+    """``matrix`` (``len(rows) x len(columns)``) as coloured cells, NaN in grey; ``(H, W, 3)`` uint8.
+
+    ``intervals`` (lower and upper bounds, the matrix's shape) are written under each value as ``[lo, hi]`` where the
+    cells are wide enough to hold them (up to 8 or so layers a side); ``interval_heatmap`` draws them at any size.
+    """
     matrix = np.asarray(matrix, dtype=np.float64).reshape(len(rows), len(columns))
     width, height = _cell(len(columns), 720), _cell(len(rows), 480)
     if rows == columns:  # a layer against itself sits on the diagonal: keep the cells square
@@ -47,7 +53,8 @@ def matrix_heatmap(rows: list[str], columns: list[str], matrix: np.ndarray, titl
         canvas.line([(middle, top + side_y), (middle, top + side_y + 3)])
         slanted_text(canvas, (middle + 3, top + side_y + 8), name, column_size)
     if width >= 30 and height >= 20:
-        _values(canvas, matrix, (left, top), (width, height), limits)
+        bounds = intervals if intervals is not None and width >= INTERVAL_CELL[0] and height >= INTERVAL_CELL[1] else None
+        _values(canvas, matrix, (left, top), (width, height), limits, bounds)
     colorbar(canvas, (left + side_x + 14, top, 12, min(side_y, 240)), cmap, *limits, label=label)
     return canvas.pixels()
 
@@ -61,15 +68,29 @@ def _text_size(cell: int) -> int:
     return int(np.clip(cell * 0.7, 6, LABEL_SIZE))  # rows of labels stay apart however many there are
 
 
+def interval_heatmap(rows: list[str], columns: list[str], lower: np.ndarray, upper: np.ndarray, title: str,
+                     what: str = "CKA") -> np.ndarray:
+    """The width of each cell's interval (``upper - lower``) as a heatmap: where a value is sure and where it is not."""
+    width = np.asarray(upper, dtype=np.float64) - np.asarray(lower, dtype=np.float64)
+    finite = width[np.isfinite(width)]
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    return matrix_heatmap(rows, columns, width, title, label=f"{what} interval width", limits=(0.0, top))
+
+
 def _values(canvas: Canvas, matrix: np.ndarray, origin: tuple[int, int], cell: tuple[int, int],
-            limits: tuple[float, float]) -> None:
-    """Each cell's value written in it, dark on light colours and light on dark ones."""
+            limits: tuple[float, float], intervals: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Each cell's value written in it (with its interval under it when given), dark on light colours, light on dark."""
     size = min(11, cell[1] // 3, cell[0] // 4)
     for (i, j), value in np.ndenumerate(matrix):
         text = f"{value:.2f}" if np.isfinite(value) else "n/a"
         dark = not np.isfinite(value) or value > limits[0] + 0.6 * (limits[1] - limits[0])
-        canvas.text((origin[0] + cell[0] * (j + 0.5), origin[1] + cell[1] * (i + 0.5)), text, size=size, anchor="mm",
-                    fill=(0, 0, 0) if dark else (255, 255, 255))
+        x, y, fill = origin[0] + cell[0] * (j + 0.5), origin[1] + cell[1] * (i + 0.5), (0, 0, 0) if dark else (255, 255, 255)
+        if intervals is None or not np.isfinite(value):
+            canvas.text((x, y), text, size=size, anchor="mm", fill=fill)
+            continue
+        low, high = intervals[0][i, j], intervals[1][i, j]
+        canvas.text((x, y - cell[1] * 0.14), text, size=size, anchor="mm", fill=fill)
+        canvas.text((x, y + cell[1] * 0.2), f"[{low:.2f}, {high:.2f}]", size=max(7, size - 3), anchor="mm", fill=fill)
 
 
-__all__ = ["matrix_heatmap"]
+__all__ = ["interval_heatmap", "matrix_heatmap"]
