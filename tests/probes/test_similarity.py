@@ -55,8 +55,9 @@ def test_exact_and_minibatch_matrices_equal_float64_references(tmp_path):
         assert np.all(npz["cka_lower"] <= npz["sample_cka"] + 1e-6) and np.all(npz["sample_cka"] <= npz["cka_upper"] + 1e-6)
         assert np.all(npz["cka_upper"] - npz["cka_lower"] < 0.5) and np.any(npz["cka_upper"] - npz["cka_lower"] > 1e-3)
         np.testing.assert_allclose(np.array(summary["sample"]["bootstrap"]["lower"]), npz["cka_lower"], rtol=0, atol=1e-12)
-    assert {key: summary["sample"]["bootstrap"][key] for key in ("resamples", "level")} == {"resamples": 1000, "level": 0.95}
-    assert manifest["similarity"]["sample"] == {"kernel": "linear", "n_samples": size, "resamples": 1000}
+    assert {key: summary["sample"]["bootstrap"][key] for key in ("resamples", "level", "interval")} == \
+        {"resamples": 1000, "level": 0.95, "interval": "basic"}
+    assert manifest["similarity"]["sample"] == {"kernel": "linear", "n_samples": size, "resamples": 1000, "interval": "basic"}
     picture = np.asarray(Image.open(folder / "layer_similarity" / "fit_end" / "similarity.png"))
     assert picture.ndim == 3 and min(picture.shape[:2]) > 200
     assert (folder / "layer_similarity" / "fit_end" / "similarity_interval.png").is_file()

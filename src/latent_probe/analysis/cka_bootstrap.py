@@ -1,4 +1,4 @@
-"""CKA on a sample with 95 % percentile bootstrap intervals, for a linear or an RBF kernel (Kornblith et al., 2019).
+"""CKA on a sample with 95 % bootstrap intervals (basic or percentile), linear or RBF kernel (Kornblith et al., 2019).
 
 On a sample of m rows, CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with HSIC(K, L) = tr(K H L H) (the paper's form;
 its factor (m - 1)^-2 cancels). A bootstrap resample draws m rows with replacement: row r drawn ``w_r`` times. Its
@@ -24,6 +24,7 @@ from latent_probe.analysis.minibatch_cka import centred_features
 from latent_probe.errors import require_choice
 
 KERNELS = ("linear", "rbf")
+INTERVALS = ("basic", "percentile")  # bootstrap intervals: see bootstrap_interval
 LEVEL = 0.95
 CHUNK = 256  # resamples per block of products: B x m weights and L products of them stay small
 
@@ -95,13 +96,25 @@ def resampled_hsic(grams: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return hsic
 
 
-def bootstrap_interval(grams: torch.Tensor, resamples: int, seed: int, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper ``layers x layers`` bounds of the percentile bootstrap interval of the sample's CKA (``level``: 95 %)."""
+def bootstrap_interval(grams: torch.Tensor, resamples: int, seed: int, level: float = LEVEL,
+                       method: str = "basic") -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ``layers x layers`` bounds of the sample's CKA's bootstrap interval at ``level`` (95 %).
+
+    ``percentile``: the resampled CKAs' quantiles. ``basic`` (the default): those quantiles reflected about the
+    sample's CKA, ``[2c - q_hi, 2c - q_lo]`` within [0, 1]. CKA on m rows is biased upwards (more so with more features
+    per row), and a resample, with its repeated rows, more so again: the percentile interval then sits above the value
+    it should cover (in Gaussian simulations with a known CKA, 27 % coverage at 32 features and 1,000 rows, 0 % at 128),
+    while the basic one corrects that first-order bias (95 % and 69 %). NaN where a layer is constant.
+    """
+    require_choice("method", method, INTERVALS)
     weights = resample_weights(grams.shape[-1], resamples, seed).to(grams.device)  # drawn on the CPU: any device, one draw
     values = torch.cat([resampled_cka(grams, block) for block in weights.split(CHUNK)])
     tails = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64, device=grams.device)
-    bounds = torch.quantile(values.to(torch.float64), tails, dim=0).cpu()  # NaN stays NaN: a constant layer has no CKA
-    return bounds[0].numpy(), bounds[1].numpy()
+    low, high = torch.quantile(values.to(torch.float64), tails, dim=0).cpu().numpy()  # NaN stays NaN: no CKA
+    if method == "percentile":
+        return low, high
+    centre = sample_cka(grams)
+    return np.clip(2 * centre - high, 0.0, 1.0), np.clip(2 * centre - low, 0.0, 1.0)
 
 
 def resampled_cka(grams: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -112,4 +125,4 @@ def resampled_cka(grams: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return hsic / (norms[:, :, None] * norms[:, None, :])
 
 
-__all__ = ["KERNELS", "LEVEL", "bootstrap_interval", "gram_matrices", "resample_weights", "resampled_cka", "sample_cka"]
+__all__ = ["INTERVALS", "KERNELS", "LEVEL", "bootstrap_interval", "gram_matrices", "resample_weights", "resampled_cka", "sample_cka"]

@@ -79,9 +79,9 @@ KNOWN_OPTIONS: dict[str, frozenset[str]] = {
         "split", "strict", "token_pooling", "white",
     }),
     "LayerSimilarity": frozenset({
-        "batch_size", "bootstrap", "bootstrap_samples", "every_n_epochs", "group_size", "kernel", "layers",
-        "max_features", "max_samples", "method", "moments", "name", "rbf_sigma", "seed", "split", "strict",
-        "token_pooling",
+        "batch_size", "bootstrap", "bootstrap_samples", "every_n_epochs", "group_size", "interval", "kernel",
+        "layers", "max_features", "max_samples", "method", "moments", "name", "rbf_sigma", "seed", "split",
+        "strict", "token_pooling",
     }),
     "LayerTransformRecorder": frozenset({
         "batch_size", "boundary_level", "boundary_resolution", "every_n_epochs", "frame_ms", "frames_per_step",
