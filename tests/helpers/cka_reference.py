@@ -48,12 +48,13 @@ def reference_hsic1(x: np.ndarray, y: np.ndarray) -> float:
     return float(value / (n * (n - 3)))
 
 
-def reference_minibatch_cka(layers: list[np.ndarray], size: int, processes: int = 1) -> np.ndarray:
+def reference_minibatch_cka(layers: list[np.ndarray], size: int, processes: int = 1, order: np.ndarray | None = None) -> np.ndarray:
     """CKA = mean_k HSIC1(K_k, L_k) / sqrt(mean_k HSIC1(K_k, K_k) mean_k HSIC1(L_k, L_k)) over groups of ``size`` consecutive
-    rows of each process's share (rows r, r + W, ... of W processes: the engine's strided shards), each share's last,
-    smaller group left out."""
-    groups = [np.arange(r, len(layers[0]), processes)[g * size:(g + 1) * size]
-              for r in range(processes) for g in range(len(range(r, len(layers[0]), processes)) // size)]
+    rows of each process's share (rows ``order[r], order[r + W], ...`` of W processes: the engine's strided shards of
+    the order it visits the rows in; default: dataset order), each share's last, smaller group left out."""
+    order = np.arange(len(layers[0])) if order is None else np.asarray(order)
+    groups = [order[r::processes][g * size:(g + 1) * size]
+              for r in range(processes) for g in range(len(order[r::processes]) // size)]
     hsic = np.array([[np.mean([reference_hsic1(a[rows], b[rows]) for rows in groups]) for b in layers] for a in layers])
     return hsic / np.sqrt(np.outer(np.diag(hsic), np.diag(hsic)))
 

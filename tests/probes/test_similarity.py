@@ -15,12 +15,13 @@ from helpers.probe_fits import fit_with_probes
 from helpers.probe_models import TinyDigitNet
 from PIL import Image
 
+import latent_probe
 from latent_probe.analysis.cka import MAX_EXACT_WIDTH
 from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.probes import LayerSimilarity
 from latent_probe.probing import MomentWriter, ProbeRunner
-from latent_probe.probing.sharding import select_indices
+from latent_probe.probing.sharding import select_indices, visiting_order
 
 LAYERS = ["hidden", "hidden_act", "bottleneck_act", "classifier"]
 
@@ -62,9 +63,9 @@ def test_exact_and_minibatch_matrices_equal_float64_references(tmp_path):
     assert picture.ndim == 3 and min(picture.shape[:2]) > 200
     assert (folder / "layer_similarity" / "fit_end" / "similarity_interval.png").is_file()
     assert not (folder / "estimate" / "fit_end" / "similarity_interval.png").exists()  # bootstrap: 0, no intervals
-    # One process reads the split in dataset-index order: the groups are its consecutive 32 samples, 180 = 5 x 32 + 20.
+    # One process reads the split in the seeded random order: the groups are its consecutive 32, 180 = 5 x 32 + 20.
     estimate, _, count, summary, manifest = read_result(folder / "estimate" / "fit_end")
-    reference = reference_minibatch_cka([outputs[layer] for layer in LAYERS], 32)
+    reference = reference_minibatch_cka([outputs[layer] for layer in LAYERS], 32, order=visiting_order(size, None, 0, True))
     np.testing.assert_allclose(estimate, reference, rtol=0, atol=1e-5)
     assert count == size and np.abs(estimate - expected).max() > 1e-3  # an estimate, not the exact value
     how = {"method": "minibatch", "group_size": 32, "groups": 5, "samples_left_out": 20}
@@ -122,9 +123,41 @@ def test_a_layer_too_wide_for_exact_cka_gets_the_estimator_unless_exact_is_asked
     model = fit_wide(tmp_path, LayerSimilarity(layers=["hidden_act", "bottleneck_act"], group_size=60, bootstrap=0, strict=True))
     matrix, _, _, summary, manifest = read_result(tmp_path / "run" / "version_0" / "probes" / "layer_similarity" / "fit_end")
     outputs = digits_val_layers(model)
-    reference = reference_minibatch_cka([outputs["hidden_act"], outputs["bottleneck_act"]], 60)
+    reference = reference_minibatch_cka([outputs["hidden_act"], outputs["bottleneck_act"]], 60,
+                                        order=visiting_order(len(outputs["hidden_act"]), None, 0, True))
     np.testing.assert_allclose(matrix, reference, rtol=0, atol=1e-5)
     assert summary["method"] == manifest["similarity"]["method"] == "minibatch" and summary["groups"] == 3
+
+
+class TwoViews(torch.nn.Module):
+    """Layer ``a`` is inputs 0 and 1, layer ``b`` inputs 0 and 2: alike through input 0 alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = torch.nn.Identity(), torch.nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x[:, [0, 1]]) + self.b(x[:, [0, 2]])
+
+
+def test_the_estimators_groups_are_random_draws_even_from_a_split_sorted_by_class(tmp_path):
+    """Input 0 carries the class (5 apart) plus noise, inputs 1 and 2 independent noise: over the split, ``a`` and ``b``
+    share the class's large variance (CKA 0.98); within one class only input 0's noise (0.49). Groups cut in the
+    dataset's order (sorted by class) would estimate the latter."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(2).repeat_interleave(1000)
+    x = torch.randn(2000, 3, generator=generator)
+    x[:, 0] += 5 * labels
+    probes = [LayerSimilarity(layers=["a", "b"], method="minibatch", group_size=100, bootstrap=0, name="estimate"),
+              LayerSimilarity(layers=["a", "b"], bootstrap=0, name="exact")]
+    run = latent_probe.probe(TwoViews(), torch.utils.data.TensorDataset(x, labels), probes, out=tmp_path / "runs", show=False)
+    estimate, exact = (read_result(run / "probes" / name / "probe")[0][0, 1] for name in ("estimate", "exact"))
+    views = [x[:, [0, 1]].double().numpy(), x[:, [0, 2]].double().numpy()]
+    in_dataset_order = reference_minibatch_cka(views, 100)[0, 1]
+    assert exact > 0.9 and in_dataset_order < 0.6, "the data must tell the two orders apart"
+    assert abs(estimate - exact) < 0.03
+    np.testing.assert_allclose(estimate, reference_minibatch_cka(views, 100, order=visiting_order(2000, None, 0, True))[0, 1],
+                               rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -16,6 +16,7 @@ from helpers.runs import fit_checkpoint, probe_on_one_and_two_processes
 
 from latent_probe.data import DigitsDataModule
 from latent_probe.probes import EmbeddingDumper, UnitStats
+from latent_probe.probing.sharding import visiting_order
 
 LAYERS = ["hidden_act", "bottleneck_act"]
 
@@ -59,7 +60,7 @@ def test_one_and_two_processes_give_the_same_statistics(tmp_path):
     """The streaming probes (UnitStats, LayerSimilarity's CKA, ModelSimilarity's CKA across the model and its twin at the
     initial weights) in one pass, on 1 and 2 DDP processes; and RepresentationDrift, whose pass at the initial weights and
     whose reading of the run folder are shared the same way. The CKA estimator's groups are each process's consecutive
-    samples, so it is checked against a reference of those groups."""
+    samples of the seeded random order, so it is checked against a reference of those groups."""
     estimator = {"layers": ["hidden", *LAYERS, "classifier"], "method": "minibatch", "group_size": 32, "name": "estimate"}
     probes = [{"class_path": "UnitStats", "init_args": {"layers": LAYERS}},
               {"class_path": "LayerSimilarity", "init_args": {"layers": ["hidden", *LAYERS, "classifier"]}},
@@ -92,7 +93,8 @@ def test_one_and_two_processes_give_the_same_statistics(tmp_path):
     # 180 samples: one process, 5 x 32 + 20 left out; two, 2 x 90 = 2 x (2 x 32 + 26).
     for moment, processes, groups in (("probe", 1, 5), ("probe-2", 2, 4)):
         summary = json.loads((one / "estimate" / moment / "similarity.json").read_text())
-        reference = reference_minibatch_cka([outputs[layer] for layer in estimator["layers"]], 32, processes)
+        reference = reference_minibatch_cka([outputs[layer] for layer in estimator["layers"]], 32, processes,
+                                            order=visiting_order(180, None, 0, True))
         np.testing.assert_allclose(np.array(summary["cka"], dtype=float), reference, rtol=0, atol=1e-5)
         assert summary["groups"] == groups and summary["n_samples"] == 180
 

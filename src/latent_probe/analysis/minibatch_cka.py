@@ -9,11 +9,12 @@ and CKA = mean_k HSIC_1(K_k, L_k) / sqrt(mean_k HSIC_1(K_k, K_k) mean_k HSIC_1(L
 unbiased, so the mean over groups converges to the population HSIC; memory is ``b`` rows per layer plus ``b^2`` per layer,
 whatever the width. The sums over groups are float64 and reduced across processes by a sum.
 
-Groups are cut in the order the samples arrive: ``b`` consecutive samples of each process's share (the engine streams
-a share in dataset-index order, strided over processes: ``sharding.shard``). A group's Gram matrix needs the features
-of all its members in one process, and no grouping by dataset index keeps every group within one process for every
-number of processes (samples i and j share a process for all of 1..W processes only if i = j mod lcm(1..W)), so the
-estimate on W processes averages other groups than on one: it differs by the estimator's noise, not its expectation.
+Groups are cut in the order the samples arrive: ``b`` consecutive samples of each process's share. The engine streams
+them in a seeded random order (``sharding.visiting_order``, strided over processes by ``sharding.shard``), so that every
+group is a random draw from the split: in dataset order, a split sorted by class would give groups of one class and
+estimate the within-class similarity. A group's Gram matrix needs the features of all its members in one process, and
+no grouping keeps every group within one process for every number of processes, so the estimate on W processes
+averages other groups than on one: it differs by the estimator's noise, not its expectation.
 Each process's last group, fewer than ``b`` samples, is left out (``count - groups * b`` samples): the estimator
 divides by ``b - 3``, and groups of one size keep the mean over groups equally weighted.
 """

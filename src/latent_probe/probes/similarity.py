@@ -36,6 +36,8 @@ ESTIMATORS = {
 class GroupedState(StreamState):
     """The estimator's sums plus this process's unfinished group (held here, never reduced across processes)."""
 
+    needs_random_order = True  # groups of consecutive samples: in dataset order, a class-sorted split gives one-class groups
+
     def __init__(self, group_size: int) -> None:
         super().__init__()
         self.cutter = GroupCutter(group_size)
@@ -49,8 +51,10 @@ class LayerSimilarity(Probe):
     ``method: exact`` it is computed exactly from float64 sums and cross-products of the stored (pooled) features, for
     layers of at most ``MAX_EXACT_WIDTH`` (2,048) features. With ``method: minibatch`` it is the unbiased minibatch
     HSIC estimator (Nguyen, Raghu & Kornblith, ICLR 2021) over groups of ``group_size`` consecutive samples of each
-    process (each process's last, smaller group left out): any width, memory ``group_size`` rows per layer; its value
-    depends on the grouping, so 1 and N processes differ by the estimator's noise. ``auto`` is exact when every layer
+    process (each process's last, smaller group left out), the pass visiting the samples in a seeded random order so
+    that each group is a random draw (whatever the dataset's order: sorted by class, say): any width, memory
+    ``group_size`` rows per layer; its value depends on the grouping, so 1 and N processes differ by the estimator's
+    noise. ``auto`` is exact when every layer
     fits, else the estimator for the whole matrix.
 
     On a seeded sample of ``bootstrap_samples`` of the split, gathered in the same pass, it also computes CKA with

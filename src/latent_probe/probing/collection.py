@@ -15,7 +15,7 @@ from latent_probe.dataspec.batches import Batch, to_device
 from latent_probe.errors import ConfigError
 from latent_probe.probing.hooks import recorded_outputs
 from latent_probe.probing.pooling import Pooling
-from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard
+from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard, visiting_order
 from latent_probe.probing.stream import StreamState
 
 # A pass says it begins (its split and this rank's number of samples); the function it gets back is told each batch's size.
@@ -66,6 +66,7 @@ class PassRequest:
     pooling: Pooling
     keep_inputs: bool = False
     streamers: list[Streamer] = field(default_factory=list)
+    shuffled: bool = False  # visit the samples in a seeded random order (``sharding.visiting_order``)
 
 
 def batches(spec: DataSpec, split: str, indices: torch.Tensor, batch_size: int):
@@ -85,7 +86,8 @@ def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, de
     ``report`` (probing/progress.py) is told the pass's split and size, then each batch's size.
     """
     size = len(spec.dataset(request.split))  # type: ignore[arg-type]
-    mine = shard(select_indices(size, request.max_samples, request.seed), trainer.global_rank, trainer.world_size)
+    order = visiting_order(size, request.max_samples, request.seed, request.shuffled)
+    mine = shard(order, trainer.global_rank, trainer.world_size)
     advance = report(request.split, len(mine)) if report is not None else None
     wanted = select_indices(size, request.gathered, request.seed) if request.gathered != 0 else mine[:0]
     kept = _Kept(torch.isin(mine, wanted), request)

@@ -86,6 +86,7 @@ def _planned(key: PassKey, members: list[Probe], spec: DataSpec, device: torch.d
         state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers}).to(device)
         planned.streams[probe.name] = state
         request.streamers.append(Streamer(list(probe.layers), probe.max_samples, state, probe.update))
+    request.shuffled = any(state.needs_random_order for state in planned.streams.values())
     return planned
 
 

@@ -18,6 +18,18 @@ def select_indices(dataset_size: int, max_samples: int | None, seed: int = 0) ->
     return order[:max_samples].sort().values
 
 
+def visiting_order(dataset_size: int, max_samples: int | None, seed: int = 0, shuffled: bool = False) -> torch.Tensor:
+    """The order a pass visits its samples in: ``select_indices``, or with ``shuffled`` a seeded permutation of them.
+
+    Statistics of consecutive samples (the minibatch CKA estimator's groups) need the random order: in dataset order a
+    split sorted by class would give groups of one class each, and estimate the within-class similarity instead.
+    """
+    indices = select_indices(dataset_size, max_samples, seed)
+    if not shuffled:
+        return indices
+    return indices[torch.randperm(len(indices), generator=torch.Generator().manual_seed(seed + 1))]
+
+
 def shard(indices: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
     """This rank's share of ``indices`` (strided, so shares differ in size by at most one)."""
     return indices[rank::world_size]

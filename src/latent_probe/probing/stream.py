@@ -20,6 +20,10 @@ REDUCTIONS = ("sum", "max", "min")
 class StreamState:
     """Named tensors, each with its reduction across processes; ``sync`` reduces them all (every rank must call it)."""
 
+    # True for a state whose statistics depend on which samples arrive together (groups of consecutive samples): the
+    # pass then visits its samples in a seeded random order rather than the dataset's (``sharding.visiting_order``).
+    needs_random_order = False
+
     def __init__(self) -> None:
         self.values: dict[str, torch.Tensor] = {}
         self.reductions: dict[str, str] = {}
