@@ -9,9 +9,9 @@ datamodules hold a split (``InMemoryDataset``: one indexing per batch) and read 
 ``figures.reference_max_abs_diff``: our exact CKA matrix (float64 streamed statistics) against Kornblith et al.'s
 formula ``tr(K H L H) / sqrt(tr(K H K H) tr(L H L H))`` in float64 NumPy on the same activations of a seeded sample of
 ``--reference-samples`` (the reference holds n x n Gram matrices). Goal <= 1e-5.
-``figures.torch_cka_max_abs_diff``: our minibatch estimator (groups of 256 consecutive samples) against torch-cka's
-``CKA.compare``, which averages the same unbiased HSIC over a DataLoader's batches: batches of 256 with
-``drop_last`` (our groups), torch-cka run in float64 (under ``torch.set_default_dtype``: it makes its ones vectors in
+``figures.torch_cka_max_abs_diff``: our minibatch estimator (groups of 256 consecutive samples of the pass's seeded
+random order) against torch-cka's ``CKA.compare``, which averages the same unbiased HSIC over a DataLoader's batches:
+batches of 256 with ``drop_last`` in that order (our groups), torch-cka run in float64 (under ``torch.set_default_dtype``: it makes its ones vectors in
 the default dtype). Goal <= 1e-4. ``figures.torch_cka_float32_max_abs_diff``: against torch-cka as shipped, in the
 model's float32 (its Gram matrices are not centred, so float32 loses digits).
 ``ratios.torch_cka_vs_minibatch``: torch-cka (float32, under ``torch.no_grad``, as a user runs it; each call
@@ -58,6 +58,7 @@ from latent_probe.probing.collection import PassRequest, Streamer, run_pass, sam
 from latent_probe.probing.pass_plan import SharedPasses
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.setup import prepare_probes
+from latent_probe.probing.sharding import visiting_order
 from latent_probe.probing.stream import StreamState
 
 MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k"
@@ -168,11 +169,13 @@ def against_reference(model: nn.Module, spec: DataSpec, samples: int) -> float:
 
 
 def torch_cka(model: nn.Module, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> np.ndarray:
-    """torch-cka's matrix of the model with itself over batches of ``GROUP`` (drop_last), in ``dtype``."""
+    """torch-cka's matrix of the model with itself over batches of ``GROUP`` (drop_last), in ``dtype``, the samples in
+    the order our pass visits them (``visiting_order``: a seeded permutation), so that its batches are our groups."""
     from torch_cka import CKA
 
     model = copy.deepcopy(model).to(dtype)  # torch-cka adds hooks it never removes: a fresh copy per call
-    loader = DataLoader(samples(x.to(dtype)), batch_size=GROUP, drop_last=True, collate_fn=keep_batch)
+    order = visiting_order(len(x), None, 0, shuffled=True).tolist()
+    loader = DataLoader(samples(x.to(dtype)), batch_size=GROUP, sampler=order, drop_last=True, collate_fn=keep_batch)
     default = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:

@@ -55,6 +55,21 @@ def test_post_hoc_probe_uses_the_checkpoint_and_writes_into_its_run(argv, traine
     assert "ckpt_path" not in yaml.safe_load((tmp_path / RUN / "config.yaml").read_text())
 
 
+def test_a_second_post_hoc_run_with_other_probes_gets_its_own_moment_and_config(trained, tmp_path, run_cli):
+    """Moments are points of the run's history: a run with other probes must not take ``probe`` again, or it would
+    overwrite the first run's ``probe_config.yaml``."""
+    shutil.copytree(trained, tmp_path / RUN)
+    assert run_cli(*README_ORDER, shrink=False).code == 0
+    first = (tmp_path / RUN / "probe_config.yaml").read_text()
+    other = '--probes=[{"class_path": "UnitStats", "init_args": {"max_samples": 50}}]'
+    result = run_cli(*README_ORDER, other, shrink=False)
+    assert result.code == 0, result.err[-3000:]
+    assert (tmp_path / RUN / "probe_config.yaml").read_text() == first
+    assert "UnitStats" in (tmp_path / RUN / "probe-2_config.yaml").read_text()
+    assert (tmp_path / RUN / "probes" / "unit_stats" / "probe-2" / "stats.json").is_file()
+    assert not (tmp_path / RUN / "probes" / "unit_stats" / "probe").exists()
+
+
 def test_an_old_saved_config_with_ckpt_path_null_does_not_reset_the_flag(trained, tmp_path, run_cli):
     shutil.copytree(trained, tmp_path / RUN)
     config = yaml.safe_load((tmp_path / RUN / "config.yaml").read_text())

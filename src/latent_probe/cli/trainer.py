@@ -58,7 +58,7 @@ class ProbeTrainer(pl.Trainer):
             runner.prepare(model, build_data_spec(datamodule=datamodule))
         if ckpt_path is not None:
             load_checkpoint_weights(model, ckpt_path)
-        moment = posthoc_moment(self.log_dir or self.default_root_dir, [p.name for p in runner.probes], self.posthoc_name)
+        moment = posthoc_moment(self.log_dir or self.default_root_dir, self.posthoc_name)
         runner.fire_once_at(moment)
         self.posthoc_moment = moment  # the saved config is named after it (cli/run_config.py)
         self._probe_pass(ProbeHost(model))

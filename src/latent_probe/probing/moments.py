@@ -41,11 +41,13 @@ def check_moments(moments: Sequence[str], phases: Sequence[str], model: str) -> 
             raise UnknownNameError("moment", moment, known, hint)
 
 
-def posthoc_moment(log_dir: str | Path, probe_names: list[str], base: str = PROBE_MOMENT) -> str:
+def posthoc_moment(log_dir: str | Path, base: str = PROBE_MOMENT) -> str:
     """The moment of a post-hoc run (``base``: ``probe`` for ``latent-probe probe``, ``compare`` for ``compare``): ``base``,
-    or ``base-2``, ``base-3``, ... when a run's folder already holds earlier ones (for any of these probes), so nothing
-    earlier is overwritten."""
-    taken = {path.name for name in probe_names for path in (probes_dir(log_dir) / name).glob(f"{base}*")}
+    or ``base-2``, ``base-3``, ... when the run's folder already holds earlier ones, of any probe (a moment is a point
+    in the run's history, and it names the config saved beside it: ``probe_config.yaml``), so nothing is overwritten."""
+    log_dir = Path(log_dir)
+    taken = {path.name for path in probes_dir(log_dir).glob(f"*/{base}*")}
+    taken |= {path.name.removesuffix("_config.yaml") for path in log_dir.glob(f"{base}*_config.yaml")}
     count = 1
     while (base if count == 1 else f"{base}-{count}") in taken:
         count += 1
