@@ -18,7 +18,7 @@ from latent_probe.artifacts.report import write_report
 from latent_probe.data import DigitsDataModule
 from latent_probe.errors import ConfigError
 from latent_probe.probes import LinearProbe
-from latent_probe.probes.linear import input_features
+from latent_probe.probing.input_features import input_features
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import select_indices
 
@@ -140,7 +140,8 @@ def test_inputs_that_are_not_one_tensor_leave_the_baseline_out_and_say_so(tmp_pa
 
 
 def test_without_the_input_baseline_no_inputs_are_kept():
-    assert LinearProbe(input_baseline=False).keeps_inputs is False and LinearProbe().keeps_inputs is True
+    assert LinearProbe(input_baseline=False).keeps_input_features is False and LinearProbe().keeps_input_features is True
+    assert LinearProbe().keeps_inputs is False  # only their reduction: the pass reduces them batch by batch
 
 
 @pytest.mark.parametrize(("options", "message"), [

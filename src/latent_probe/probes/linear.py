@@ -8,20 +8,22 @@ from typing import Any, Literal
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.nn import functional as F
 
 from latent_probe.analysis.bootstrap import LEVEL, RESAMPLES
 from latent_probe.analysis.linear_readout import fit_readouts, readout_correct
 from latent_probe.analysis.readout_baselines import ReadoutEstimates, ReadoutScores, estimate_readouts
 from latent_probe.errors import check_range, require_choice
-from latent_probe.probing import Firing, MomentWriter, Probe
+from latent_probe.probes.fixed_baselines import KEPT_AS, FixedBaselines, samples_digest
+from latent_probe.probing import Activations, Firing, MomentWriter, Probe
 from latent_probe.probing.layers import activation_modules
-from latent_probe.probing.pooling import Pooling
+from latent_probe.probing.sharding import any_rank
 from latent_probe.registry import register_probe
 from latent_probe.viz.accuracy_charts import Baseline, accuracy_bars, accuracy_lines
 
 BOOTSTRAP_RESAMPLED = "held-out samples, with replacement; the read-outs are not refitted"
 INPUT_BASELINE = "input_baseline"  # its key in metrics.json, in the manifest's skipped, and its TensorBoard tags
+UNTRAINED = "untrained "  # the prefix of the untrained layers' keys in the manifest's skipped
+NOT_ONE_TENSOR = "the inputs are not one tensor (a dict of token ids and masks, say): no raw-input baseline"
 
 
 @dataclass
@@ -35,20 +37,11 @@ class LayerData:
     evaluation_index: torch.Tensor  # the held-out samples' dataset indices
     inputs: tuple[torch.Tensor, torch.Tensor] | None = None  # the raw inputs of both splits as features, or None
     inputs_stored: str = ""  # how the raw inputs were made features, or why there are none
-    # The same layers at the model's initial (untrained) weights, on the same samples: (fit split, held-out). Not given
-    # yet: it waits for the engine to offer activations at the initial weights (write() already reports selectivity).
+    # The same layers at the model's initial (untrained) weights, on the same samples: (fit split, held-out).
     untrained: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None
-
-
-def input_features(inputs: torch.Tensor, pooling: Pooling) -> tuple[torch.Tensor, str]:
-    """The raw inputs as read-out features, and what was done to them: pooled like the layers, then, when still wider
-    than ``max_features`` (a long flat input such as a signal), averaged over runs of neighbouring values to fit."""
-    features, how = pooling(inputs), pooling.describe(tuple(inputs.shape[1:]))
-    limit = pooling.max_features
-    if limit is not None and features.shape[1] > limit:  # the read-out's Gram matrix grows with the square of the width
-        features = F.adaptive_avg_pool1d(features[:, None], limit)[:, 0]
-        how = f"{how}, then averaged over neighbouring values -> {limit}"
-    return features, how
+    # The baselines' per-sample results: kept from an earlier moment (complete), or to be fitted from the fields above
+    # and kept (None: fitted from them and not kept, as for data made by hand).
+    fixed: FixedBaselines | None = None
 
 
 def untrained_metrics(estimates: ReadoutEstimates) -> dict[str, Any]:
@@ -58,6 +51,13 @@ def untrained_metrics(estimates: ReadoutEstimates) -> dict[str, Any]:
         return {}
     return {"untrained": {p: {"accuracy": e.value, "interval": [e.low, e.high]} for p, e in estimates.untrained.items()},
             "selectivity": {p: {"value": e.value, "interval": [e.low, e.high]} for p, e in estimates.selectivity.items()}}
+
+
+def baselines_record(fixed: FixedBaselines, moment: str) -> dict[str, Any]:
+    """``metrics.json``'s ``baselines``: the moment the baselines were fitted at, and whether this moment reused them."""
+    if fixed.inputs is None and fixed.untrained is None:
+        return {}
+    return {"baselines": {"computed_at": fixed.moment, "reused": fixed.moment != moment, "kept": KEPT_AS}}
 
 
 def untrained_layers(firing: Firing, fit_split: str, trained: tuple) -> tuple[dict, dict]:
@@ -85,7 +85,9 @@ class LinearProbe(Probe):
     and plots of accuracy with error bars against depth and, when it runs on a cadence, against epoch.
     The same read-out on the raw inputs (pooled like the layers) is the baseline drawn across them; the same layers at the
     model's initial weights (as built, before training) are the untrained baseline, and ``selectivity`` is the trained
-    accuracy minus the untrained one, with a paired interval (``metrics.json``, TensorBoard).
+    accuracy minus the untrained one, with a paired interval (``metrics.json``, TensorBoard). Both baselines are the same
+    at every moment of a run: they are fitted at the first moment and reused after it (``fixed_baselines.py``;
+    ``metrics.json``'s ``baselines`` names that moment). The raw inputs are reduced batch by batch in the pass.
 
     Args:
         fit_split: the split whose activations train the classifiers.
@@ -94,7 +96,7 @@ class LinearProbe(Probe):
         max_samples: samples taken from each of the two splits.
         resamples: bootstrap resamples of the held-out samples behind each interval.
         confidence: the intervals' coverage (0.95: from the 2.5th to the 97.5th percentile).
-        input_baseline: also fit the read-out on the raw inputs (when they are one tensor); its pass keeps the inputs.
+        input_baseline: also fit the read-out on the raw inputs (when they are one tensor); its pass keeps them reduced.
         untrained_baseline: also fit it on the layers at the initial weights (the runner keeps a CPU copy of them).
         **kwargs: the shared options of ``Probe``.
     """
@@ -119,10 +121,16 @@ class LinearProbe(Probe):
         check_range("resamples", resamples, minimum=100, maximum=100_000)  # fewer make ragged percentiles; more, no better ones
         check_range("confidence", confidence, minimum=0.5, maximum=0.999)
         self.fit_split, self.method, self.resamples, self.confidence = fit_split, method, int(resamples), float(confidence)
-        self.input_baseline = self.keeps_inputs = bool(input_baseline)  # the shared pass keeps inputs for this probe
+        self.input_baseline = bool(input_baseline)
         self.untrained_baseline = self.needs_initial_weights = bool(untrained_baseline)  # the runner keeps the weights
         self.history: dict[str, dict[str, float]] = {}  # moment -> layer -> accuracy
         self.interval_history: dict[str, dict[str, list[float]]] = {}  # moment -> layer -> [low, high]
+        self.fixed: FixedBaselines | None = None  # the baselines once fitted (the same on every rank but their results)
+
+    @property
+    def keeps_input_features(self) -> bool:  # type: ignore[override]
+        """The pass reduces the inputs for the raw-input baseline until it is fitted (then it is reused)."""
+        return self.input_baseline and self.fixed is None
 
     def default_layers(self, pl_module: pl.LightningModule) -> list[str]:
         """Every activation module, in model order."""
@@ -133,16 +141,20 @@ class LinearProbe(Probe):
         return list(dict.fromkeys([self.fit_split, self.split]))
 
     def extra_state(self) -> dict[str, Any]:
-        """The accuracy history and its intervals, so the plot over training goes on after a resume."""
-        return {"history": self.history, "interval_history": self.interval_history}
+        """The accuracy history and its intervals, so the plot over training goes on after a resume, and the baselines'
+        per-sample results once fitted."""
+        kept = {"fixed_baselines": self.fixed.state()} if self.fixed is not None and self.fixed.complete else {}
+        return {"history": self.history, "interval_history": self.interval_history, **kept}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Restore the accuracy history (a checkpoint from before the intervals has none of them)."""
+        """Restore the accuracy history (a checkpoint from before the intervals has none of them) and the baselines."""
         self.history = dict(state.get("history", {}))
         self.interval_history = dict(state.get("interval_history", {}))
+        self.fixed = FixedBaselines.from_state(state.get("fixed_baselines"))
 
     def compute(self, firing: Firing) -> LayerData:
-        """Gather the chosen layers' outputs (and the raw inputs, for the baseline) on both splits (every rank)."""
+        """Gather the chosen layers' outputs on both splits (every rank), and what the baselines need unless kept."""
+        asked_inputs = self.keeps_input_features  # what this moment's pass was planned with
         fit = firing.activations(split=self.fit_split)
         evaluation = firing.activations()
         device = firing.device  # the read-outs are fitted where the model runs
@@ -153,27 +165,51 @@ class LinearProbe(Probe):
             evaluation_label=evaluation.label.to(device),
             evaluation_index=evaluation.index,
         )
-        if self.input_baseline and fit.inputs is not None and evaluation.inputs is not None:
-            (train, how), (held_out, _) = (input_features(a.inputs, self.pooling) for a in (fit, evaluation))
-            data.inputs, data.inputs_stored = (train.to(device), held_out.to(device)), how
-        elif self.input_baseline:
-            data.inputs_stored = "the inputs are not one tensor (a dict of token ids and masks, say): no raw-input baseline"
-        if self.untrained_baseline:
-            data.untrained = untrained_layers(firing, self.fit_split, (fit, evaluation))
+        if self.input_baseline or self.untrained_baseline:
+            samples = samples_digest(fit.index, self._baseline_settings())
+            data.fixed = self._kept_baselines(firing, samples, evaluation.index)
+            if data.fixed is None:
+                data.fixed = self.fixed = FixedBaselines(firing.moment, samples, evaluation.index.detach().cpu().clone())
+                self._baseline_data(firing, data, (fit, evaluation), asked_inputs)
         return data
 
+    def _baseline_settings(self) -> tuple:
+        """What the baselines' results depend on besides the samples: equal settings, equal baselines."""
+        return (self.fit_split, self.split, self.layers, self.input_baseline, self.untrained_baseline, self._method(),
+                self.seed, self.pooling)
+
+    def _kept_baselines(self, firing: Firing, samples: str, index: torch.Tensor) -> FixedBaselines | None:
+        """The baselines fitted at an earlier moment, when they serve this one on every rank (else None: fit them again)."""
+        kept = self.fixed
+        usable = kept is not None and kept.fits(samples, index, firing.is_global_zero)
+        # A collective: every rank must agree, or one rank would run the passes at the initial weights alone.
+        return kept if not any_rank(firing.trainer.strategy, not usable, firing.device) else None
+
+    def _baseline_data(self, firing: Firing, data: LayerData, trained: tuple[Activations, Activations], asked_inputs: bool) -> None:
+        """The raw inputs' features and the layers at the initial weights, on the same samples as ``trained``."""
+        fit, evaluation = trained
+        if self.input_baseline and not asked_inputs:  # kept baselines that turned out not to fit: inputs from a pass of their own
+            fit, evaluation = (firing.activations(split=s, input_features=True) for s in (self.fit_split, self.split))
+        if self.input_baseline and fit.input_features is not None and evaluation.input_features is not None:
+            data.inputs = (fit.input_features.to(firing.device), evaluation.input_features.to(firing.device))
+            data.inputs_stored = fit.input_reduction
+        elif self.input_baseline:
+            data.inputs_stored = NOT_ONE_TENSOR
+        if self.untrained_baseline:
+            data.untrained = untrained_layers(firing, self.fit_split, trained)
+
     def write(self, result: LayerData, out: MomentWriter) -> None:
-        """Fit one read-out per layer and one on the raw inputs, bootstrap their held-out accuracies, then write metrics,
-        per-sample results, scalars and plots."""
+        """Fit one read-out per layer (and the baselines, unless kept), bootstrap their held-out accuracies, then write
+        metrics, per-sample results, scalars and plots."""
         correct, methods = self._fit_layers(result.train, result.evaluation, result, out)
-        inputs = self._fit_inputs(result, out)
-        untrained = None if result.untrained is None else self._fit_layers(*result.untrained, result, out, "untrained ")[0]
-        scores = ReadoutScores(correct, None if inputs is None else inputs[0], untrained)
+        fixed = result.fixed if result.fixed is not None and result.fixed.complete else self._fit_baselines(result, out)
+        out.skipped.update(fixed.skipped)  # what the baselines left out, said at every moment that shows them
+        scores = ReadoutScores(correct, *fixed.scores())
         estimates = estimate_readouts(scores, self.resamples, self.seed, self.confidence)
         self.history[out.moment] = {path: e.value for path, e in estimates.layers.items()}
         self.interval_history[out.moment] = {path: [e.low, e.high] for path, e in estimates.layers.items()}
-        out.json("metrics.json", {**self._metrics(result, out.moment, methods), **self._input_metrics(result, estimates, inputs),
-                                  **untrained_metrics(estimates)})
+        out.json("metrics.json", {**self._metrics(result, out.moment, methods), **self._input_metrics(fixed, estimates),
+                                  **untrained_metrics(estimates), **baselines_record(fixed, out.moment)})
         out.npz("held_out.npz", self._held_out(result, scores))
         out.scalars(self._scalars(estimates))
         baseline = None if estimates.inputs is None else Baseline(*estimates.inputs)
@@ -189,6 +225,17 @@ class LinearProbe(Probe):
         paths = [p for p in self.layers if f"{prefix}{p}" in usable and bool(torch.isfinite(evaluation[p]).all())]
         return fit_readouts({p: train[p] for p in paths}, result.train_label, {p: evaluation[p] for p in paths},
                             result.evaluation_label, self.seed, self._method())
+
+    def _fit_baselines(self, result: LayerData, out: MomentWriter) -> FixedBaselines:
+        """Fit the read-outs on the raw inputs and on the untrained layers; their results, kept when compute asked for it."""
+        inputs = self._fit_inputs(result, out)
+        untrained = None if result.untrained is None else self._fit_layers(*result.untrained, result, out, UNTRAINED)[0]
+        record = {} if inputs is None or result.inputs is None else {
+            "method": inputs[1], "features": int(result.inputs[0].shape[1]), "stored": result.inputs_stored}
+        skipped = {key: why for key, why in out.skipped.items() if key == INPUT_BASELINE or key.startswith(UNTRAINED)}
+        fixed = result.fixed or FixedBaselines(out.moment, "", result.evaluation_index.detach().cpu())
+        fixed.fill(None if inputs is None else inputs[0], record, untrained, skipped)
+        return fixed
 
     def _fit_inputs(self, result: LayerData, out: MomentWriter) -> tuple[np.ndarray, str] | None:
         """Which held-out samples the read-out on the raw inputs gets right, and its method (None: no baseline, said in
@@ -214,14 +261,13 @@ class LinearProbe(Probe):
                 "bootstrap": {"confidence": self.confidence, "resamples": self.resamples, "seed": self.seed,
                               "held_out_samples": len(result.evaluation_label), "resampled": BOOTSTRAP_RESAMPLED}}
 
-    def _input_metrics(self, result: LayerData, estimates: ReadoutEstimates,
-                       inputs: tuple[np.ndarray, str] | None) -> dict[str, Any]:
-        """``metrics.json``'s ``input_baseline``: the raw inputs' accuracy, interval, width and reduction (absent: none)."""
-        if estimates.inputs is None or inputs is None or result.inputs is None:
+    def _input_metrics(self, fixed: FixedBaselines, estimates: ReadoutEstimates) -> dict[str, Any]:
+        """``metrics.json``'s ``input_baseline``: the raw inputs' accuracy, interval, method, width and reduction, and
+        the moment it was fitted at (absent: none)."""
+        if estimates.inputs is None or not fixed.input_record:
             return {}
         value, low, high = estimates.inputs
-        return {INPUT_BASELINE: {"accuracy": value, "interval": [low, high], "method": inputs[1],
-                                 "features": int(result.inputs[0].shape[1]), "stored": result.inputs_stored}}
+        return {INPUT_BASELINE: {"accuracy": value, "interval": [low, high], **fixed.input_record, "computed_at": fixed.moment}}
 
     def _held_out(self, result: LayerData, scores: ReadoutScores) -> dict[str, np.ndarray]:
         """``held_out.npz``: the held-out samples' dataset indices and labels, and which ones each read-out got right."""

@@ -14,6 +14,7 @@ from latent_probe.dataspec import DataSpec
 from latent_probe.dataspec.batches import Batch, to_device
 from latent_probe.errors import ConfigError
 from latent_probe.probing.hooks import recorded_outputs
+from latent_probe.probing.input_features import input_features
 from latent_probe.probing.pooling import Pooling
 from latent_probe.probing.sharding import gather_rows, order_by_index, select_indices, shard, visiting_order
 from latent_probe.probing.stream import StreamState
@@ -26,14 +27,17 @@ PassReport = Callable[[str, int], Callable[[int], None]]
 class Activations:
     """Per-sample results in dataset-index order, identical on every rank after gathering.
 
-    ``label`` is None when the data has no labels; ``inputs`` is None unless asked for, and for
-    inputs that are not one tensor (a dict of token ids and masks, say).
+    ``label`` is None when the data has no labels; ``inputs`` (the raw inputs) and ``input_features`` (the same reduced
+    per batch: input_features.py) are None unless asked for, and for inputs that are not one tensor (a dict of token ids
+    and masks, say).
     """
 
     index: torch.Tensor
     label: torch.Tensor | None
     inputs: torch.Tensor | None = None
     outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    input_features: torch.Tensor | None = None
+    input_reduction: str = ""  # what was done to the inputs to make ``input_features``
 
     def __len__(self) -> int:
         return len(self.index)
@@ -54,7 +58,8 @@ class PassRequest:
     """What one pass over ``split`` computes: ``layers`` on the seeded sample of ``max_samples`` (None = all).
 
     ``gathered``: how many of those samples (the same seed's subset) come back gathered from every rank (0: none);
-    ``streamers`` see their own samples batch by batch on their own rank.
+    ``streamers`` see their own samples batch by batch on their own rank. ``keep_inputs`` keeps the gathered rows' raw
+    inputs, ``keep_input_features`` only their reduction by ``pooling`` (input_features.py).
     """
 
     split: str
@@ -66,6 +71,7 @@ class PassRequest:
     pooling: Pooling
     keep_inputs: bool = False
     streamers: list[Streamer] = field(default_factory=list)
+    keep_input_features: bool = False
     shuffled: bool = False  # visit the samples in a seeded random order (``sharding.visiting_order``)
 
 
@@ -96,10 +102,11 @@ def run_pass(trainer, model: nn.Module, spec: DataSpec, request: PassRequest, de
     with recorded_outputs(model, request.layers, lambda output: pool(output, current["mask"])) as records:
         for start, batch in batches(spec, request.split, mine, request.batch_size):
             current["mask"] = batch.mask
-            spec.call(model, to_device(batch.inputs, device))
+            inputs = to_device(batch.inputs, device)
+            spec.call(model, inputs)
             outputs = {layer: records[layer].pop().float() for layer in request.layers}  # one call per layer and batch
             rows = slice(start, start + len(batch))
-            kept.add(mine[rows], batch, outputs)
+            kept.add(mine[rows], batch, outputs, inputs)
             for streamer, chosen in zip(request.streamers, own):
                 feed(streamer, outputs, batch, chosen[rows])
             if advance is not None:
@@ -117,9 +124,12 @@ class _Kept:
         self.index: list[torch.Tensor] = []
         self.labels: list[torch.Tensor] = []
         self.inputs: list[torch.Tensor] = []
+        self.input_features: list[torch.Tensor] = []
+        self.input_reduction = ""
         self.outputs: dict[str, list[torch.Tensor]] = {layer: [] for layer in request.layers}
 
-    def add(self, index: torch.Tensor, batch: Batch, outputs: dict[str, torch.Tensor]) -> None:
+    def add(self, index: torch.Tensor, batch: Batch, outputs: dict[str, torch.Tensor], on_device: torch.Tensor | dict) -> None:
+        """Keep the chosen rows of one batch (``on_device``: its inputs on the model's device, reduced there)."""
         rows = self.chosen[self.position : self.position + len(index)]
         self.position += len(index)
         if not rows.any():
@@ -131,6 +141,9 @@ class _Kept:
             self.labels.append(batch.labels[rows])
         if self.request.keep_inputs and isinstance(batch.inputs, torch.Tensor):
             self.inputs.append(batch.inputs[rows])
+        if self.request.keep_input_features and isinstance(on_device, torch.Tensor):
+            features, self.input_reduction = input_features(on_device[rows.to(on_device.device)].float(), self.request.pooling)
+            self.input_features.append(features)
 
     def gathered(self, trainer, spec: DataSpec, device: torch.device, total: int) -> Activations:
         index = torch.cat(self.index) if self.index else torch.empty(0, dtype=torch.int64)
@@ -139,7 +152,11 @@ class _Kept:
             local["label"] = (torch.cat(self.labels) if self.labels else torch.empty(0, dtype=torch.int64)).to(device)
         if self.inputs:
             local["inputs"] = torch.cat(self.inputs).float().to(device)
-        return _gathered(trainer, local, total)
+        if self.input_features:
+            local["input_features"] = torch.cat(self.input_features).to(device)
+        activations = _gathered(trainer, local, total)
+        activations.input_reduction = self.input_reduction
+        return activations
 
 
 def feed(streamer: Streamer, outputs: dict[str, torch.Tensor], batch: Batch, chosen: torch.Tensor) -> None:
@@ -163,9 +180,11 @@ def rows_of(batch: Batch, rows: torch.Tensor) -> Batch:
 
 def sample_activations(trainer, model: nn.Module, spec: DataSpec, layers: list[str], split: str, max_samples: int | None,
                        batch_size: int = 256, seed: int = 0, keep_inputs: bool = False, pooling: Pooling | None = None,
-                       device: torch.device | None = None, report: PassReport | None = None) -> Activations:
+                       device: torch.device | None = None, report: PassReport | None = None,
+                       keep_input_features: bool = False) -> Activations:
     """``layers`` on a seeded sample of ``split``, gathered from every rank: one pass of its own (no other probe shares it)."""
-    request = PassRequest(split, list(layers), max_samples, max_samples, batch_size, seed, pooling or Pooling(), keep_inputs)
+    request = PassRequest(split, list(layers), max_samples, max_samples, batch_size, seed, pooling or Pooling(), keep_inputs,
+                          keep_input_features=keep_input_features)
     device = device if device is not None else next(model.parameters()).device
     return run_pass(trainer, model, spec, request, device, report)  # type: ignore[return-value]
 
@@ -185,4 +204,5 @@ def _gathered(trainer, local: dict[str, torch.Tensor], total: int) -> Activation
     keep = order_by_index(gathered["index"])
     rows = {k: v[keep] for k, v in gathered.items()}
     outputs = {k[len("out:"):]: v for k, v in rows.items() if k.startswith("out:")}
-    return Activations(index=rows["index"], label=rows.get("label"), inputs=rows.get("inputs"), outputs=outputs)
+    return Activations(index=rows["index"], label=rows.get("label"), inputs=rows.get("inputs"), outputs=outputs,
+                       input_features=rows.get("input_features"))

@@ -11,7 +11,7 @@ from torch import nn
 from latent_probe.errors import ConfigError, require_choice
 from latent_probe.probing.collection import Activations
 from latent_probe.probing.hooks import device_of
-from latent_probe.probing.initial_weights import CURRENT, INITIAL, WEIGHTS
+from latent_probe.probing.initial_weights import CURRENT, WEIGHTS
 
 if TYPE_CHECKING:
     from latent_probe.probing.pass_plan import SharedPasses
@@ -36,16 +36,21 @@ class Firing:
         self.run_dir = run_dir
         self.used_initial_weights = False
 
-    def activations(self, split: str | None = None, keep_inputs: bool = False, weights: str = CURRENT) -> Activations:
+    def activations(self, split: str | None = None, keep_inputs: bool = False, weights: str = CURRENT,
+                    input_features: bool = False) -> Activations:
         """The probe's layers on its samples of ``split`` (default: its own), gathered from every rank in dataset-index order.
 
+        ``keep_inputs``/``input_features``: with the raw inputs, or their reduction (``input_features.py``); at the current
+        weights also when the probe declares ``keeps_inputs``/``keeps_input_features``.
         ``weights="initial"``: at the model's weights as built, before training (the probe declares
         ``needs_initial_weights``); the model's own weights are back once this returns.
         """
         require_choice("weights", weights, WEIGHTS)
-        if weights == INITIAL:
+        current = weights == CURRENT  # the inputs are the same at any weights: a probe reads them with the current ones
+        if not current:
             self._reads_initial_weights("activations at the initial weights")
-        return self._passes.view(self.probe, split or self.probe.split, keep_inputs or self.probe.keeps_inputs, weights)
+        return self._passes.view(self.probe, split or self.probe.split, keep_inputs or (current and self.probe.keeps_inputs),
+                                 weights, input_features or (current and self.probe.keeps_input_features))
 
     def initial_weights(self) -> dict[str, torch.Tensor]:
         """The model's parameters and buffers as built, by name (CPU copies, the same on every rank: a collective), for a

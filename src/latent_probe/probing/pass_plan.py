@@ -8,6 +8,7 @@ declares ``own_pass`` shares with nobody: its pass runs when its own ``compute``
 plan did not foresee (a split a probe did not declare) gets a pass of its own: sharing changes how often the model
 runs, never what a probe receives. A probe that declares ``needs_initial_weights`` also gets a pass at the model's
 initial weights planned (run only if asked for): probes that want activations at them share it as they share the other.
+That pass keeps no inputs (they are the same at any weights: the pass at the current weights keeps them).
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def _planned(key: PassKey, members: list[Probe], spec: DataSpec, device: torch.d
     sizes = [_sample_size(p) if at_initial else p.gathered_samples() for p in gatherers]
     gathered = _largest(sizes, size) if gatherers else 0
     covered = _largest([p.max_samples for p in members] + sizes, size)
+    current = [] if at_initial else gatherers  # the inputs are the same at any weights: the current weights' pass keeps them
     request = PassRequest(key.split, layers, covered, gathered, key.batch_size, key.seed, key.pooling,
-                          keep_inputs=any(p.keeps_inputs for p in gatherers))
+                          keep_inputs=any(p.keeps_inputs for p in current),
+                          keep_input_features=any(p.keeps_input_features for p in current))
     planned = PlannedPass(request, gatherers, key.weights)
     for probe in streamers:
         state = probe.start_stream({layer: probe.pooling.width(probe.layer_shapes[layer]) for layer in probe.layers}).to(device)
@@ -110,16 +113,18 @@ class SharedPasses:
         self.initial = initial
         self.plan = plan_passes([p for p in probes if p.reads_activations and p.layers], spec, device)
 
-    def view(self, probe: Probe, split: str, keep_inputs: bool, weights: str = CURRENT) -> Activations:
-        """``probe``'s layers and rows of ``split`` at ``weights``: from its planned pass when that covers them, else from a
-        pass of its own."""
+    def view(self, probe: Probe, split: str, keep_inputs: bool, weights: str = CURRENT,
+             input_features: bool = False) -> Activations:
+        """``probe``'s layers and rows of ``split`` at ``weights`` (with the raw inputs, or their reduction, when asked): from
+        its planned pass when that covers them, else from a pass of its own."""
         planned = self._planned(probe, split, weights)
-        if planned is None or probe not in planned.readers or (keep_inputs and not planned.request.keep_inputs):
+        if (planned is None or probe not in planned.readers or (keep_inputs and not planned.request.keep_inputs)
+                or (input_features and not planned.request.keep_input_features)):
             with self._weights(weights):
                 return sample_activations(self.trainer, self.model, self.spec, probe.layers, split, _sample_size(probe),
                                           probe.batch_size_on(self.device), probe.seed, keep_inputs, probe.pooling, self.device,
-                                          self.report)
-        return _view(self._run(planned), probe, split, keep_inputs, self.spec)
+                                          self.report, input_features)
+        return _view(self._run(planned), probe, split, keep_inputs, self.spec, input_features)
 
     def stream(self, probe: Probe) -> StreamState:
         """A streaming probe's states after its pass (run now if it has not run yet)."""
@@ -162,7 +167,8 @@ class SharedPasses:
         return planned.result
 
 
-def _view(activations: Activations | None, probe: Probe, split: str, keep_inputs: bool, spec: DataSpec) -> Activations:
+def _view(activations: Activations | None, probe: Probe, split: str, keep_inputs: bool, spec: DataSpec,
+          input_features: bool = False) -> Activations:
     """The probe's own layers and rows of a shared collection."""
     assert activations is not None  # a planned reader always has gathered rows
     own = select_indices(len(spec.dataset(split)), probe.gathered_samples(), probe.seed)  # type: ignore[arg-type]
@@ -173,4 +179,6 @@ def _view(activations: Activations | None, probe: Probe, split: str, keep_inputs
 
     return Activations(index=take(activations.index), label=take(activations.label),  # type: ignore[arg-type]
                        inputs=take(activations.inputs) if keep_inputs else None,
-                       outputs={layer: activations.outputs[layer][rows] for layer in probe.layers})
+                       outputs={layer: activations.outputs[layer][rows] for layer in probe.layers},
+                       input_features=take(activations.input_features) if input_features else None,
+                       input_reduction=activations.input_reduction if input_features else "")

@@ -16,7 +16,7 @@ A new probe is one small file::
             out.json("mean.json", result)
             out.scalars({f"{self.name}/{layer}": v for layer, v in result.items()})
 
-A probe declares what it reads (``layers``, ``split``/``splits()``, ``max_samples``, ``keeps_inputs``,
+A probe declares what it reads (``layers``, ``split``/``splits()``, ``max_samples``, ``keeps_inputs``, ``keeps_input_features``,
 ``needs_initial_weights``); the run's ``ProbeRunner`` (runner.py) decides when it is due, plans one forward pass per
 split for every probe due at that moment, and hands each its view. A *streaming* probe (``streams = True``) sees
 every batch of the whole split through ``update`` instead of a gathered sample, with states reduced across processes
@@ -78,6 +78,8 @@ class Probe:
     needs_labels: ClassVar[bool] = False  # True: setup fails when the data has no labels
     skip_unreadable_defaults: ClassVar[bool] = True  # default layers called twice (or giving no tensor) are skipped, not errors
     keeps_inputs: ClassVar[bool] = False  # True: asks for the inputs with its activations (its pass keeps them)
+    # True: asks for the inputs reduced to read-out features (input_features.py): its pass keeps only the reduction
+    keeps_input_features: ClassVar[bool] = False
     needs_layers: ClassVar[bool] = True  # setup fails when no layer is left to read
     streams: ClassVar[bool] = False  # True: consumes its split batch by batch (start_stream / update), not a gathered sample
     # True: the runner keeps a CPU copy of the model's weights as built, before training and before a checkpoint's
