@@ -72,5 +72,9 @@ def test_ddp_two_processes_equal_one(tmp_path):
     checkpoint = fit_checkpoint(tmp_path, "digits", *DIGITS, *linear_probe())
     folders = probe_on_one_and_two_processes(tmp_path, "digits", *DIGITS, *linear_probe(), "--ckpt_path", checkpoint)
     results = [json.loads((f / "metrics.json").read_text()) for f in post_hoc_moments(folders, "linear_probe")]
-    for key in ("accuracy", "interval", "input_baseline"):  # the same rows in the same order: the same fits and bootstrap
+    for key in ("accuracy", "interval", "untrained", "selectivity"):  # the same rows in the same order: same fits and bootstrap
         assert results[0][key] == results[1][key], key
+    # Each post-hoc run fits its own baselines (a fresh probe), at its own moment: the same values, named by moment.
+    baselines = [{k: v for k, v in r["input_baseline"].items() if k != "computed_at"} for r in results]
+    assert baselines[0] == baselines[1]
+    assert [r["input_baseline"]["computed_at"] for r in results] == ["probe", "probe-2"]
