@@ -310,6 +310,12 @@ def copy_images(fit_dirs: dict[str, Path], image_dir: Path) -> dict[str, dict]:
     return copied
 
 
+def in_catalogue_order(images: dict[str, dict]) -> list[tuple[str, dict]]:
+    """The report's pictures in ``IMAGES``' order (whichever runs were redone last), unknown names after them."""
+    order = {name: i for i, (_, _, name, _) in enumerate(IMAGES)}
+    return sorted(images.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
 def seed_summary(values: list[float], reach: tuple[float, float] | None = None) -> dict:
     """Median, mean, min, max and count of per-seed values, and how many lie in ``reach`` (the article's figure)."""
     summary = {"median": float(np.median(values)), "mean": float(np.mean(values)), "min": float(min(values)),
@@ -537,7 +543,7 @@ def render_markdown(report: dict) -> str:
         "## Pictures",
         "",
     ]
-    for name, image in report.get("images", {}).items():
+    for name, image in in_catalogue_order(report.get("images", {})):
         parts += [f"**{image['caption']}** (run `{image['run']}`, `{image['source']}`)", "", f"![{name}](reproduction/{name})", ""]
     parts += ["## Runs", "", markdown_table(["Run", "Command", "Epochs", "Fit s", "Test s", "Metrics"],
                                             [run_row(name, run) for name, run in sorted(report["runs"].items())]), ""]
