@@ -61,7 +61,7 @@ def test_the_matrix_equals_tr_khlh_on_forward_passes_of_each_epochs_checkpoint(t
     assert list(result["layers"]) == LAYERS and int(result["n_samples"]) == len(index)
     kept = [initial, *(stored(folder / f"epoch={e:04d}" / "features.npz")[1] for e in range(3))]
     on_stored = np.array([[reference_cka(kept[3][layer], kept[e][layer]) for e in range(4)] for layer in LAYERS])
-    np.testing.assert_allclose(result["cka"], on_stored, rtol=0, atol=1e-10)  # exact on what is stored
+    np.testing.assert_allclose(result["cka"], on_stored, rtol=0, atol=1e-6)  # on what is stored (float32 products)
     expected = np.array([[reference_cka(forward[3][layer], forward[e][layer]) for e in range(4)] for layer in LAYERS])
     np.testing.assert_allclose(result["cka"], expected, rtol=0, atol=STORAGE_ATOL)
     assert (result["cka"][:, 0] < 0.99).all(), "training moved every layer away from its initial state"

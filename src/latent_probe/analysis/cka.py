@@ -130,5 +130,5 @@ def cka_matrix(stats: dict[str, torch.Tensor], count: int | None = None) -> np.n
     return normalised(squared, constant)
 
 
-__all__ = ["MAX_EXACT_WIDTH", "METHODS", "centred_square", "check_widths", "choose_method", "cka_matrix", "fold",
+__all__ = ["CONSTANT_SHARE", "MAX_EXACT_WIDTH", "METHODS", "centred_square", "check_widths", "choose_method", "cka_matrix", "fold",
            "initial_statistics", "is_constant", "normalised", "pairs"]

@@ -1,6 +1,12 @@
 """Exact linear CKA of one representation against several others of the same samples (a layer now against the same
-layer at earlier moments), from ``analysis/cka.py``'s statistics: those of the one are computed once, so each other
-costs two products (``X^T Y`` and ``Y^T Y``) instead of three."""
+layer at earlier moments): the one is centred and its norm taken once, so each other costs two products (``X^T Y`` and
+``Y^T Y``).
+
+CKA(X, Y) = ||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F), ``Xc`` the features centred in float64. The products are
+taken in the features' own precision: float32 ones run 4x faster than float64 on a CPU (30-60x on most GPUs), and,
+centred first, they carry no mean to cancel (about 1e-7 of relative precision, far finer than float16 storage).
+Float64 features keep float64 products: exact to rounding.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,34 @@ import math
 
 import torch
 
-from latent_probe.analysis.cka import cka_matrix, fold, initial_statistics
+from latent_probe.analysis.cka import CONSTANT_SHARE
 
 
 class CkaAgainst:
-    """``CkaAgainst(x)(y)``: linear CKA of ``x`` ``(n, p)`` with ``y`` ``(n, q)``, in float64 on ``x``'s device."""
+    """``CkaAgainst(x)(y)``: linear CKA of ``x`` ``(n, p)`` with ``y`` ``(n, q)``, on ``x``'s device."""
 
     def __init__(self, x: torch.Tensor) -> None:
-        self.x = x.to(torch.float64)
-        self.stats = statistics(self.x)
+        self.dtype = torch.promote_types(x.dtype, torch.float32)
+        self.x, self.norm = centred_layer(x, self.dtype)
 
     def __call__(self, y: torch.Tensor | None) -> float:
         """CKA with ``y`` (NaN when ``y`` is None, or when either is constant: undefined)."""
         if y is None:
             return math.nan
-        y = y.to(self.x.device, torch.float64)
-        own = statistics(y)
-        return float(cka_matrix({"count": self.stats["count"], "sum:0": self.stats["sum:0"], "sum:1": own["sum:0"],
-                                 "cross:0:0": self.stats["cross:0:0"], "cross:0:1": self.x.T @ y, "cross:1:1": own["cross:0:0"]})[0, 1])
+        y, norm = centred_layer(y.to(self.x.device), self.dtype)
+        cross = (self.x.T @ y).to(torch.float64).square().sum()
+        return float(cross / (self.norm * norm))
 
 
-def statistics(x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """``analysis/cka.py``'s statistics of one layer ``x`` (count, sum, ``X^T X``), on ``x``'s device."""
-    stats = {key: value.to(x.device) for key, value in initial_statistics([x.shape[1]]).items()}
-    fold(stats, [x])
-    return stats
+def centred_layer(x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` ``(n, ...)`` centred in float64 then cast to ``dtype``, and ``||Xc^T Xc||_F`` (NaN for a constant layer:
+    centred, its sum of squares is at most ``CONSTANT_SHARE`` of the raw one, rounding rather than variation)."""
+    raw = x.reshape(len(x), -1).to(torch.float64)
+    centred = raw - raw.mean(dim=0, keepdim=True)
+    if float(centred.square().sum()) <= CONSTANT_SHARE * float(raw.square().sum()):
+        return centred.to(dtype), torch.tensor(math.nan, dtype=torch.float64)
+    centred = centred.to(dtype)
+    return centred, (centred.T @ centred).to(torch.float64).square().sum().sqrt()
 
 
 __all__ = ["CkaAgainst"]

@@ -4,8 +4,6 @@ centroids, their distances, nearest-centroid shares, active units, and a k-means
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
 
 
 def class_centroids(points: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -39,12 +37,16 @@ def units_far_from_zero(centroids: np.ndarray, level: float) -> np.ndarray:
 def kmeans_accuracy(points: np.ndarray, labels: np.ndarray, n_clusters: int, seed: int = 0) -> float:
     """Accuracy of k-means clusters mapped one-to-one to classes (Hungarian matching)."""
     # One k-means++ start (scikit-learn's own default): ten cost ten times as much for a baseline figure.
+    from sklearn.cluster import KMeans  # here: scikit-learn takes 0.5 s to import, and most runs never cluster
+
     clusters = KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit_predict(points)
     classes = np.unique(labels)
     counts = np.zeros((n_clusters, len(classes)))
     for k in range(n_clusters):
         for j, c in enumerate(classes):
             counts[k, j] = np.sum((clusters == k) & (labels == c))
+    from scipy.optimize import linear_sum_assignment  # here, like KMeans: an import paid only when used
+
     rows, cols = linear_sum_assignment(-counts)
     return float(counts[rows, cols].sum() / len(labels))
 
