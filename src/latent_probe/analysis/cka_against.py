@@ -28,9 +28,16 @@ class CkaAgainst:
         """CKA with ``y`` (NaN when ``y`` is None, or when either is constant: undefined)."""
         if y is None:
             return math.nan
-        y, norm = centred_layer(y.to(self.x.device), self.dtype)
-        cross = (self.x.T @ y).to(torch.float64).square().sum()
-        return float(cross / (self.norm * norm))
+        return self.compare(CkaAgainst(y.to(self.x.device, self.dtype)))
+
+    def compare(self, other: CkaAgainst) -> float:
+        """CKA with another prepared representation of the same samples (its centring and norm reused)."""
+        cross = (self.x.T @ other.x).to(torch.float64).square().sum()
+        return float(cross / (self.norm * other.norm))
+
+    def size(self) -> int:
+        """How many values it holds (what keeping it costs)."""
+        return self.x.numel()
 
 
 def centred_layer(x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 FEATURES, INITIAL_FEATURES = "features.npz", "initial_features.npz"
 INITIAL = "initial"  # the column of the initial weights
+KEPT_VALUES = 32 << 20  # earlier moments kept in memory for CKA: 32 Mi float32 values (128 MiB), the rest read from disk
 METHOD = ("linear CKA, exact (feature-space: float64 centring, float32 products) on the stored features "
           "(float16, float32 for small layers)")
 Column = tuple[int, str, np.ndarray]  # (sequence, moment, CKA of each layer with that moment)
@@ -62,6 +63,11 @@ class RepresentationDrift(Probe):
 
     def __init__(self, max_samples: int | None = 1000, every_n_epochs: int = 1, **kwargs: Any) -> None:
         super().__init__(max_samples=max_samples, every_n_epochs=every_n_epochs, **kwargs)
+        # What this process stored, prepared for CKA: (moment, file) -> (sequence, sample index, layer -> CkaAgainst). Each
+        # firing compares with every earlier moment: kept here, they are not read back and centred again (the disk stays
+        # the source after a resume, and for what does not fit in KEPT_VALUES).
+        self.kept: dict[tuple[str, str], tuple[int, np.ndarray, dict[str, CkaAgainst]]] = {}
+        self.initial_against: dict[str, CkaAgainst] | None = None  # this firing's layers at the initial weights, if it made them
 
     def default_layers(self, model: nn.Module) -> list[str]:
         """Every activation module, in model order."""
@@ -92,13 +98,15 @@ class RepresentationDrift(Probe):
         if not firing.is_global_zero:
             return None
         return {**self._matrix(firing.moment, current, columns, initials), "n_samples": len(index), "index": index,
-                "features": current, "initial": initial, "skipped": skipped}
+                "features": current, "initial": initial, "skipped": skipped, "prepared": (now, self.initial_against)}
 
     def _at_initial_weights(self, firing: Firing, now: dict[str, CkaAgainst]) -> tuple[dict[str, dict[str, np.ndarray]], list[Column]]:
         """The sample's features at the initial weights, and their CKA column."""
         outputs = firing.activations(weights=INITIAL).outputs
         initial = {layer: compact(outputs[layer].numpy()) for layer in self.layers}
-        column = np.array([now[layer](on(centred(initial[layer]["values"], initial[layer]["scale"]))) for layer in self.layers])
+        prepared = {layer: CkaAgainst(on(centred(c["values"], c["scale"]), firing.device)) for layer, c in initial.items()}
+        self.initial_against = prepared
+        column = np.array([now[layer].compare(prepared[layer]) for layer in self.layers])
         return initial, [(0, firing.moment, column)]
 
     def _stored_columns(self, run: Path, moment: str, index: np.ndarray, now: dict[str, CkaAgainst], skipped: list[str]
@@ -106,8 +114,13 @@ class RepresentationDrift(Probe):
         """Each earlier moment's CKA column, and each stored initial one's, from the features files in the run (what
         could not be used is warned about and added to ``skipped``)."""
         columns, initials = [], []
+        self.initial_against = None
         for folder in earlier_moments(run, self.name, moment):
             for name, found in ((FEATURES, columns), (INITIAL_FEATURES, initials)):
+                kept = self.kept.get((folder.name, name))
+                if kept is not None and np.array_equal(kept[1], index) and (folder / name).is_file():
+                    found.append((kept[0], folder.name, np.array([now[layer].compare(kept[2][layer]) for layer in self.layers])))
+                    continue
                 stored = self._read(run, folder / name, index, name == FEATURES, skipped)
                 if stored is not None:
                     sequence, features = stored
@@ -134,6 +147,12 @@ class RepresentationDrift(Probe):
                 features[layer] = values
         return sequence, features
 
+    def _keep(self, moment: str, name: str, result: dict[str, Any], prepared: dict[str, CkaAgainst] | None) -> None:
+        """Keep what was just stored, prepared for CKA, while the kept values stay within ``KEPT_VALUES``."""
+        held = sum(a.size() for _, _, layers in self.kept.values() for a in layers.values())
+        if prepared is not None and held + sum(a.size() for a in prepared.values()) <= KEPT_VALUES:
+            self.kept[(moment, name)] = (result["sequence"], result["index"], prepared)
+
     def stored_width(self, layer: str) -> int:
         """How many features of ``layer`` are stored per sample (after pooling)."""
         return self.pooling.width(self.layer_shapes[layer])
@@ -150,9 +169,12 @@ class RepresentationDrift(Probe):
     def write(self, result: dict[str, Any], out: MomentWriter) -> None:
         """The features (not again for a moment repeating another firing), the matrix, the heatmap and the scalars."""
         if not out.about.get("same_firing_as"):
+            now, initial = result["prepared"]
             out.npz(FEATURES, stored_arrays(result["features"], result["index"], result["sequence"]))
+            self._keep(out.moment, FEATURES, result, now)
             if result["initial"] is not None:
                 out.npz(INITIAL_FEATURES, stored_arrays(result["initial"], result["index"], result["sequence"]))
+                self._keep(out.moment, INITIAL_FEATURES, result, initial)
         layers, moments, matrix = result["layers"], result["moments"], result["cka"]
         out.npz("drift.npz", {"cka": matrix, "layers": np.array(layers), "moments": np.array(moments),
                               "n_samples": np.array(result["n_samples"])})
